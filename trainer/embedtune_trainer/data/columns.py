@@ -79,10 +79,11 @@ def normalise_columns(
         wanted = canonical_columns(shape)
         if len(columns) != len(wanted):
             raise DataError(
-                f"data shape {shape.name.lower()} needs columns {', '.join(wanted)}; found [{', '.join(columns)}]. "
+                f"data shape {shape.name.lower()} needs columns {', '.join(wanted)}; "
+                f"found [{', '.join(columns)}]. "
                 f"Accepted names:\n{describe_accepted_shapes()}"
             )
-        mapping = dict(zip(wanted, columns))  # same count: take the columns in file order
+        mapping = dict(zip(wanted, columns, strict=True))  # same count: take the columns in file order
     dataset = dataset.select_columns(list(mapping.values()))
     renames = {source: target for target, source in mapping.items() if source != target}
     if renames:

@@ -71,7 +71,7 @@ def _read_delimited(path: Path, delimiter: str, columns: list[str] | None) -> li
             raise DataError(
                 f"{path}: row {number} has {len(record)} fields, expected {len(names)} ({', '.join(names)})"
             )
-        rows.append(dict(zip(names, record)))
+        rows.append(dict(zip(names, record, strict=True)))
     return rows
 
 

@@ -77,7 +77,8 @@ def check_batch_size(rows: int, batch_size: int, what: str = "training") -> None
         raise DataError(f"batch size must be at least 1, got {batch_size}")
     if batch_size > rows:
         raise DataError(
-            f"batch size {batch_size} is larger than the {rows} {what} examples; use --batch-size {rows} or less"
+            f"batch size {batch_size} is larger than the {rows} {what} examples; "
+            f"use --batch-size {rows} or less"
         )
 
 

@@ -98,7 +98,9 @@ class RetrievalEvaluator:
         for start in range(0, len(query_ids), 256):  # bounded memory for large corpora
             scores = query_embeddings[start : start + 256] @ corpus_embeddings.T
             for query_id, ranked in zip(
-                query_ids[start : start + 256], metrics.rank_corpus(scores, corpus_ids, self.top_k)
+                query_ids[start : start + 256],
+                metrics.rank_corpus(scores, corpus_ids, self.top_k),
+                strict=True,
             ):
                 rankings[query_id] = ranked
         return metrics.retrieval_metrics(rankings, self.qrels)

@@ -61,7 +61,7 @@ def evaluator_for_data(source: DataSource, shape: DataShape | None = None) -> Ev
 
 
 def retrieval_evaluator(corpus: Path, queries: Path, qrels: Path, name: str = "ir") -> RetrievalEvaluator:
-    """BEIR layout: corpus.jsonl {_id,title,text}, queries.jsonl {_id,text}, qrels TSV query-id/corpus-id/score."""
+    """BEIR layout: corpus.jsonl {_id,title,text}, queries.jsonl {_id,text}, qrels TSV (query, doc, score)."""
     corpus_texts = {
         str(row["_id"]): (f"{row['title']} {row['text']}" if row.get("title") else row["text"])
         for row in _read_jsonl(corpus, ("_id", "text"))
