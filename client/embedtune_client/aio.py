@@ -1,0 +1,175 @@
+"""The asyncio client: runs the core's plans over a `grpc.aio` channel.
+
+The channel is created on first use, inside the running event loop. Calls of one
+plan step are gathered, at most `max_in_flight` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import count
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+import grpc.aio
+import numpy as np
+
+from embedtune_client.core.calls import Call, Plan, Rpc
+from embedtune_client.core.connection import ClientBase
+from embedtune_client.feedback import FeedbackItem, LabeledPair, LabeledText, Pair, TextLike, Triplet
+from embedtune_client.results import Document, EmbedResult, SearchResults, ServerInfo, UpsertResult
+
+T = TypeVar("T")
+
+
+class AsyncClient(ClientBase):
+    """asyncio embedtune client, with the same methods as `Client` as coroutines.
+
+    Use as `async with AsyncClient(...) as client:`, or `await client.close()`.
+    Bound to the event loop of its first call.
+    """
+
+    def _connect(self) -> None:
+        self._channel: grpc.aio.Channel | None = None
+        self._stubs: dict[Rpc, Callable[..., Any]] = {}
+
+    # ------------------------------------------------------------- transport
+
+    def _stub(self, rpc: Rpc) -> Callable[..., Any]:
+        if self._channel is None:
+            credentials = self.settings.credentials()
+            options = self.settings.channel_options()
+            self._channel = (
+                grpc.aio.secure_channel(self.settings.target, credentials, options)
+                if credentials
+                else grpc.aio.insecure_channel(self.settings.target, options)
+            )
+        if rpc not in self._stubs:
+            self._stubs[rpc] = self._channel.unary_unary(
+                rpc.path,
+                request_serializer=rpc.request_type.SerializeToString,
+                response_deserializer=rpc.response_type.FromString,
+            )
+        return self._stubs[rpc]
+
+    async def _invoke(self, call: Call, slots: asyncio.Semaphore) -> Any:
+        stub = self._stub(call.rpc)
+        metadata = self.settings.metadata(call.rpc)
+        for attempt in count(1):
+            try:
+                async with slots:
+                    return await stub(call.request, metadata=metadata, timeout=self.settings.timeout)
+            except grpc.RpcError as exc:
+                await asyncio.sleep(self._retry_delay(call, exc, attempt))
+        raise AssertionError("unreachable")
+
+    async def _execute(self, calls: list[Call]) -> list[Any]:
+        slots = asyncio.Semaphore(self.settings.max_in_flight)
+        tasks = [asyncio.ensure_future(self._invoke(call, slots)) for call in calls]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _run(self, plan: Plan[T]) -> T:
+        self._check_open()
+        try:
+            calls = next(plan)
+            while True:
+                calls = plan.send(await self._execute(calls))
+        except StopIteration as done:
+            return done.value
+        finally:
+            plan.close()
+
+    async def close(self) -> None:
+        """Close the channel; later calls raise RuntimeError. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._channel is not None:
+            await self._channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # ---------------------------------------------------------------- methods
+    # Same signatures and meaning as `Client`'s; see there for the details.
+
+    async def info(self) -> ServerInfo:
+        return await self._run(self._operations.info())
+
+    async def health(self, service: str = "") -> str:
+        return await self._run(self._operations.health(service))
+
+    async def embed(
+        self,
+        texts: Iterable[str],
+        normalize: bool = True,
+        dimensions: int | None = None,
+        truncate: bool = True,
+        truncation_direction: str = "right",
+    ) -> np.ndarray:
+        return (
+            await self.embed_detailed(texts, normalize, dimensions, truncate, truncation_direction)
+        ).embeddings
+
+    async def embed_detailed(
+        self,
+        texts: Iterable[str],
+        normalize: bool = True,
+        dimensions: int | None = None,
+        truncate: bool = True,
+        truncation_direction: str = "right",
+    ) -> EmbedResult:
+        return await self._run(
+            self._operations.embed(texts, normalize, dimensions, truncate, truncation_direction)
+        )
+
+    async def upsert(
+        self, ids: Iterable[str], texts: Iterable[str], metadata: Sequence[Mapping[str, str]] | None = None
+    ) -> UpsertResult:
+        return await self._run(self._operations.upsert(ids, texts, metadata))
+
+    async def delete(self, ids: Iterable[str], ignore_missing: bool = False) -> int:
+        return await self._run(self._operations.delete(ids, ignore_missing))
+
+    async def get(self, ids: Iterable[str]) -> list[Document]:
+        return await self._run(self._operations.get(ids))
+
+    async def count(self) -> int:
+        return await self._run(self._operations.count())
+
+    async def search(
+        self, query: str | np.ndarray, k: int = 10, filter: Mapping[str, str] | None = None
+    ) -> SearchResults:
+        return await self._run(self._operations.search(query, k, filter))
+
+    async def search_batch(
+        self, queries: Iterable[str | np.ndarray], k: int = 10, filter: Mapping[str, str] | None = None
+    ) -> list[SearchResults]:
+        return await self._run(self._operations.search_batch(queries, k, filter))
+
+    async def feedback_triplet(self, anchor: TextLike, positive: TextLike, negative: TextLike) -> int:
+        return (await self.feedback_many([Triplet(anchor, positive, negative)]))[0]
+
+    async def feedback_pair(self, anchor: TextLike, positive: TextLike) -> int:
+        return (await self.feedback_many([Pair(anchor, positive)]))[0]
+
+    async def feedback_labeled(self, text1: TextLike, text2: TextLike, label: float | int) -> int:
+        return (await self.feedback_many([LabeledPair(text1, text2, label)]))[0]
+
+    async def feedback_labeled_text(self, text: TextLike, label: int) -> int:
+        return (await self.feedback_many([LabeledText(text, label)]))[0]
+
+    async def feedback_many(self, items: Iterable[FeedbackItem]) -> list[int]:
+        return await self._run(self._operations.feedback(items))

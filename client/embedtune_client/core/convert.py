@@ -1,0 +1,137 @@
+"""Between the generated protobuf messages and the client's public types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from embedtune_client.feedback import DocumentRef, FeedbackItem, LabeledPair, LabeledText, Pair, Triplet
+from embedtune_client.results import (
+    Document,
+    EmbedResult,
+    Hit,
+    Limits,
+    SearchResults,
+    ServerInfo,
+    Timings,
+)
+from embedtune_client.v1 import embedtune_pb2 as pb
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def timings(message: pb.Timings) -> Timings:
+    return Timings(message.queue_us, message.tokenize_us, message.inference_us)
+
+
+def embed_result(responses: Sequence[pb.EmbedResponse], empty_dimension: int) -> EmbedResult:
+    """Join the responses of an embed call's chunks, in order, into one (n, dim) float32 array."""
+    rows = [embedding.values for response in responses for embedding in response.embeddings]
+    if rows:
+        dimensions = {len(row) for row in rows}
+        if len(dimensions) != 1:
+            raise ValueError(f"the server returned embeddings of different sizes {sorted(dimensions)}")
+        embeddings = np.array(rows, dtype=np.float32)
+    else:
+        embeddings = np.empty((0, empty_dimension), dtype=np.float32)
+    return EmbedResult(
+        embeddings=embeddings,
+        model_version=responses[-1].model_version if responses else "",
+        token_counts=tuple(count for response in responses for count in response.token_counts),
+        timings=Timings(
+            queue_us=sum(r.timings.queue_us for r in responses),
+            tokenize_us=sum(r.timings.tokenize_us for r in responses),
+            inference_us=sum(r.timings.inference_us for r in responses),
+        ),
+    )
+
+
+def server_info(message: pb.InfoResponse) -> ServerInfo:
+    limits = message.limits
+    return ServerInfo(
+        model_version=message.model_version,
+        model_name=message.model_name,
+        dimension=message.dimension,
+        max_seq_length=message.max_seq_length,
+        normalized=message.normalized,
+        quantized=message.quantized,
+        limits=Limits(**{name: getattr(limits, name) for name in Limits.__dataclass_fields__}),
+        index_size=message.index_size,
+        index_type=message.index_type,
+        server_version=message.server_version,
+        auth_required=message.auth_required,
+    )
+
+
+def document(message: pb.Document) -> Document:
+    return Document(id=message.id, text=message.text, metadata=dict(message.metadata))
+
+
+def search_results(message: pb.SearchResponse, model_version: str = "") -> SearchResults:
+    hits = (Hit(h.id, h.score, h.text, dict(h.metadata)) for h in message.hits)
+    return SearchResults(hits, message.model_version or model_version, timings(message.timings))
+
+
+def text_ref(name: str, value: str | DocumentRef) -> pb.TextRef:
+    """An inline text or a stored document's id."""
+    if isinstance(value, DocumentRef):
+        if not value.id:
+            raise ValueError(f"{name} refers to a document with an empty id")
+        return pb.TextRef(document_id=value.id)
+    if isinstance(value, str):
+        return pb.TextRef(text=value)
+    raise TypeError(f"{name} must be a str or a DocumentRef, got {type(value).__name__}")
+
+
+def _score_or_class(name: str, label: float | int) -> dict[str, float | int]:
+    """A float label is a similarity score, an int a class (bool is refused, not taken as 0/1)."""
+    if isinstance(label, (float, np.floating)):
+        if not np.isfinite(label):
+            raise ValueError(f"{name} must be a finite score, got {label}")
+        return {"score": float(label)}
+    return {"class_label": _class_label(name, label)}
+
+
+def _class_label(name: str, label: int) -> int:
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+        raise TypeError(f"{name} must be a float score or an int class, got {type(label).__name__}")
+    if not INT32_MIN <= label <= INT32_MAX:
+        raise ValueError(f"{name} must fit in 32 bits ({INT32_MIN}..{INT32_MAX}), got {label}")
+    return int(label)
+
+
+def feedback_item(name: str, item: FeedbackItem) -> pb.FeedbackItem:
+    """One feedback item as its proto message."""
+    if isinstance(item, Triplet):
+        return pb.FeedbackItem(
+            triplet=pb.Triplet(
+                anchor=text_ref(f"{name}.anchor", item.anchor),
+                positive=text_ref(f"{name}.positive", item.positive),
+                negative=text_ref(f"{name}.negative", item.negative),
+            )
+        )
+    if isinstance(item, Pair):
+        return pb.FeedbackItem(
+            pair=pb.PositivePair(
+                anchor=text_ref(f"{name}.anchor", item.anchor),
+                positive=text_ref(f"{name}.positive", item.positive),
+            )
+        )
+    if isinstance(item, LabeledPair):
+        return pb.FeedbackItem(
+            labeled_pair=pb.LabeledPair(
+                text1=text_ref(f"{name}.text1", item.text1),
+                text2=text_ref(f"{name}.text2", item.text2),
+                **_score_or_class(f"{name}.label", item.label),
+            )
+        )
+    if isinstance(item, LabeledText):
+        if isinstance(item.label, (float, np.floating)):
+            raise TypeError(f"{name}.label must be an int class, got {type(item.label).__name__}")
+        return pb.FeedbackItem(
+            labeled_text=pb.LabeledText(
+                text=text_ref(f"{name}.text", item.text), label=_class_label(f"{name}.label", item.label)
+            )
+        )
+    raise TypeError(f"{name} must be a Triplet, Pair, LabeledPair or LabeledText, got {type(item).__name__}")

@@ -1,0 +1,213 @@
+"""The plan of every client method: validate, build requests, chunk, parse.
+
+`Operations` is the one place the client's behaviour lives; `Client` and
+`AsyncClient` run its plans. It caches the server's `Info` (for the limits that
+decide chunk sizes) per client, so only the first chunked call pays for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from embedtune_client.core import calls, convert, health, validation
+from embedtune_client.core.calls import Call, Plan, Rpc
+from embedtune_client.errors import ModelVersionMismatchError
+from embedtune_client.feedback import FeedbackItem
+from embedtune_client.results import Document, EmbedResult, SearchResults, ServerInfo, UpsertResult
+from embedtune_client.v1 import embedtune_pb2 as pb
+
+# A model swap between two chunks of one embed call mixes versions; re-embedding the
+# whole call this many times more is enough unless swaps come back to back.
+EMBED_VERSION_RETRIES = 2
+_TRUNCATION = {
+    "right": pb.TRUNCATION_DIRECTION_RIGHT,
+    "left": pb.TRUNCATION_DIRECTION_LEFT,
+}
+
+
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    """`items` cut into consecutive slices of at most `size` (all of it when `size` is 0)."""
+    if not size or len(items) <= size:
+        return [items] if items else []
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def _single(rpc: Rpc, request: Any) -> Plan[Any]:
+    (response,) = yield [Call(rpc, request)]
+    return response
+
+
+class Operations:
+    """Builds the plans; holds the server's `Info` once fetched."""
+
+    def __init__(self) -> None:
+        self._info: ServerInfo | None = None
+
+    # ------------------------------------------------------------------ server
+
+    def info(self) -> Plan[ServerInfo]:
+        """Fetch the server's model and limits (and refresh the cached copy)."""
+        self._info = convert.server_info((yield from _single(calls.INFO, pb.InfoRequest())))
+        return self._info
+
+    def _cached_info(self) -> Plan[ServerInfo]:
+        if self._info is None:
+            return (yield from self.info())
+        return self._info
+
+    def health(self, service: str) -> Plan[str]:
+        if not isinstance(service, str):
+            raise TypeError(f"service must be a str, got {type(service).__name__}")
+        response = yield from _single(calls.HEALTH_CHECK, health.HealthCheckRequest(service=service))
+        return health.status_name(response.status)
+
+    # --------------------------------------------------------------- embedding
+
+    def embed(
+        self,
+        texts: Iterable[str],
+        normalize: bool = True,
+        dimensions: int | None = None,
+        truncate: bool = True,
+        truncation_direction: str = "right",
+    ) -> Plan[EmbedResult]:
+        """Embed in chunks of the server's `max_client_batch_size`, all sent at once."""
+        inputs = validation.str_list("texts", texts)
+        if dimensions is not None:
+            dimensions = validation.positive_int("dimensions", dimensions)
+        if truncation_direction not in _TRUNCATION:
+            raise ValueError(
+                f"truncation_direction must be one of {sorted(_TRUNCATION)}, got {truncation_direction!r}"
+            )
+        info = yield from self._cached_info()
+        validation.text_lengths("texts", inputs, info.limits.max_input_chars)
+        if dimensions is not None and info.dimension and dimensions > info.dimension:
+            raise ValueError(
+                f"dimensions must be at most the model's dimension {info.dimension}, got {dimensions}"
+            )
+        requests = [
+            pb.EmbedRequest(
+                inputs=chunk,
+                normalize=bool(normalize),
+                truncate=bool(truncate),
+                truncation_direction=_TRUNCATION[truncation_direction],
+                dimensions=dimensions,
+            )
+            for chunk in chunks(inputs, info.limits.max_client_batch_size)
+        ]
+        for _ in range(1 + EMBED_VERSION_RETRIES):
+            responses = yield [Call(calls.EMBED, request) for request in requests]
+            versions = {response.model_version for response in responses}
+            if len(versions) <= 1:
+                return convert.embed_result(responses, dimensions or info.dimension)
+        raise ModelVersionMismatchError(versions)
+
+    # --------------------------------------------------------------- documents
+
+    def upsert(
+        self, ids: Iterable[str], texts: Iterable[str], metadata: Sequence[Mapping[str, str]] | None
+    ) -> Plan[UpsertResult]:
+        """Write in chunks of `max_client_batch_size`, sent at once (ids are unique, so order is free)."""
+        id_values = validation.id_list("ids", ids)
+        text_values = validation.str_list("texts", texts)
+        validation.same_length("ids", id_values, "texts", text_values)
+        validation.unique("ids", id_values)
+        metadata_values = validation.metadata_list(metadata, len(id_values))
+        documents = [
+            pb.Document(id=i, text=t, metadata=m)
+            for i, t, m in zip(id_values, text_values, metadata_values, strict=True)
+        ]
+        size = yield from self._chunk_size(len(documents), "max_client_batch_size")
+        responses = yield [
+            Call(calls.UPSERT, pb.UpsertRequest(documents=chunk)) for chunk in chunks(documents, size)
+        ]
+        return UpsertResult(
+            upserted=sum(r.upserted for r in responses),
+            model_version=responses[-1].model_version if responses else "",
+        )
+
+    def delete(self, ids: Iterable[str], ignore_missing: bool) -> Plan[int]:
+        id_values = validation.id_list("ids", ids)
+        if not id_values:
+            return 0
+        response = yield from _single(
+            calls.DELETE, pb.DeleteRequest(ids=id_values, ignore_missing=bool(ignore_missing))
+        )
+        return response.deleted
+
+    def get(self, ids: Iterable[str]) -> Plan[list[Document]]:
+        id_values = validation.id_list("ids", ids)
+        if not id_values:
+            return []
+        response = yield from _single(calls.GET, pb.GetRequest(ids=id_values))
+        return [convert.document(d) for d in response.documents]
+
+    def count(self) -> Plan[int]:
+        response = yield from _single(calls.COUNT, pb.CountRequest())
+        return response.count
+
+    # ------------------------------------------------------------------ search
+
+    def search(
+        self, query: str | np.ndarray, k: int, filter: Mapping[str, str] | None
+    ) -> Plan[SearchResults]:
+        request = self._search_request("query", query, k, filter)
+        return convert.search_results((yield from _single(calls.SEARCH, request)))
+
+    def search_batch(
+        self, queries: Iterable[str | np.ndarray], k: int, filter: Mapping[str, str] | None
+    ) -> Plan[list[SearchResults]]:
+        """Many queries, in chunks of `max_client_batch_size` sent at once; results in query order."""
+        if isinstance(queries, (str, np.ndarray)) and not (
+            isinstance(queries, np.ndarray) and queries.ndim == 2
+        ):
+            raise TypeError("queries must be a list of queries (or a 2-D array), not a single query")
+        requests = [self._search_request(f"queries[{i}]", q, k, filter) for i, q in enumerate(queries)]
+        size = yield from self._chunk_size(len(requests), "max_client_batch_size")
+        responses = yield [
+            Call(calls.BATCH_SEARCH, pb.BatchSearchRequest(queries=chunk)) for chunk in chunks(requests, size)
+        ]
+        return [
+            convert.search_results(result, response.model_version)
+            for response in responses
+            for result in response.results
+        ]
+
+    @staticmethod
+    def _search_request(
+        name: str, query: str | np.ndarray, k: int, filter: Mapping[str, str] | None
+    ) -> pb.SearchRequest:
+        request = pb.SearchRequest(
+            k=validation.positive_int("k", k), filter=validation.string_map("filter", filter)
+        )
+        if isinstance(query, str):
+            if not query:
+                raise ValueError(f"{name} is an empty string")
+            request.text = query
+        elif isinstance(query, (np.ndarray, list, tuple)):
+            request.vector.values.extend(validation.query_vector(name, query).tolist())
+        else:
+            raise TypeError(f"{name} must be a str or a vector, got {type(query).__name__}")
+        return request
+
+    # ---------------------------------------------------------------- feedback
+
+    def feedback(self, items: Iterable[FeedbackItem]) -> Plan[list[int]]:
+        """Submit in chunks of `max_feedback_items`; returns the stored ids in item order."""
+        messages = [convert.feedback_item(f"items[{i}]", item) for i, item in enumerate(items)]
+        size = yield from self._chunk_size(len(messages), "max_feedback_items")
+        responses = yield [
+            Call(calls.SUBMIT_FEEDBACK, pb.SubmitFeedbackRequest(items=chunk))
+            for chunk in chunks(messages, size)
+        ]
+        return [feedback_id for response in responses for feedback_id in response.ids]
+
+    def _chunk_size(self, count: int, limit: str) -> Plan[int]:
+        """The server's `limit` when `count` items might exceed it; no Info call for a single item."""
+        if count <= 1:
+            return count
+        info = yield from self._cached_info()
+        return getattr(info.limits, limit)
