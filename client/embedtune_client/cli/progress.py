@@ -1,0 +1,40 @@
+"""A progress bar for long CLI work: tqdm when installed, else a plain counter.
+
+tqdm is not a client dependency, so the client alone still shows progress.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+from typing import TextIO
+
+
+class _Counter:
+    """Prints `desc: done/total` on one line of stderr, rewritten as work is done."""
+
+    def __init__(self, total: int, desc: str, stream: TextIO) -> None:
+        self.total, self.desc, self.stream, self.done = total, desc, stream, 0
+
+    def update(self, count: int) -> None:
+        self.done += count
+        self.stream.write(f"\r{self.desc}: {self.done}/{self.total}")
+        self.stream.flush()
+
+    def __enter__(self) -> _Counter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def progress_bar(total: int, desc: str, unit: str = "doc"):
+    """A context manager with `update(count)`."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _Counter(total, desc, sys.stderr)
+    return tqdm(total=total, desc=desc, unit=unit)
