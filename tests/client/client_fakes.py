@@ -47,13 +47,13 @@ class FakeState:
     feedback: list[pb.FeedbackItem] = field(default_factory=list)
     requests: dict[str, list] = field(default_factory=lambda: defaultdict(list))
     metadata: dict[str, list[dict[str, str]]] = field(default_factory=lambda: defaultdict(list))
-    failures: dict[str, deque[grpc.StatusCode]] = field(default_factory=lambda: defaultdict(deque))
+    failures: dict[str, deque[grpc.StatusCode | None]] = field(default_factory=lambda: defaultdict(deque))
     embed_barrier: threading.Barrier | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail(self, method: str, code: grpc.StatusCode, times: int = 1) -> None:
-        """Make the next `times` calls of `method` fail with `code`."""
-        self.failures[method].extend([code] * times)
+    def fail(self, method: str, code: grpc.StatusCode, times: int = 1, after: int = 0) -> None:
+        """Make `times` calls of `method` fail with `code`, once `after` more have succeeded."""
+        self.failures[method].extend([None] * after + [code] * times)
 
     @property
     def model_version(self) -> str:

@@ -248,6 +248,15 @@ def test_feedback_shapes_and_chunks(client, fake):
     assert label.labeled_pair.WhichOneof("label") == "class_label" and label.labeled_pair.class_label == 3
 
 
+def test_feedback_chunks_go_in_order_so_a_failure_stores_a_prefix(client, fake):
+    fake.state.fail("SubmitFeedback", grpc.StatusCode.UNAVAILABLE, after=1)
+    items = [Pair(f"a{i}", f"b{i}") for i in range(5)]
+    with pytest.raises(UnavailableError):
+        client.feedback_many(items)
+    assert [f.pair.anchor.text for f in fake.state.feedback] == ["a0", "a1"]
+    assert fake.state.calls("SubmitFeedback") == 2
+
+
 def test_info_and_health(client, fake):
     info = client.info()
     assert info.dimension == DIMENSION and info.model_name == "fake-model"

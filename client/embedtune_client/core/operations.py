@@ -196,14 +196,18 @@ class Operations:
     # ---------------------------------------------------------------- feedback
 
     def feedback(self, items: Iterable[FeedbackItem]) -> Plan[list[int]]:
-        """Submit in chunks of `max_feedback_items`; returns the stored ids in item order."""
+        """Submit in chunks of `max_feedback_items`; returns the stored ids in item order.
+
+        Feedback is not idempotent, so chunks go one after another: when one fails, the
+        items before it are stored and the ones from it on are not.
+        """
         messages = [convert.feedback_item(f"items[{i}]", item) for i, item in enumerate(items)]
         size = yield from self._chunk_size(len(messages), "max_feedback_items")
-        responses = yield [
-            Call(calls.SUBMIT_FEEDBACK, pb.SubmitFeedbackRequest(items=chunk))
-            for chunk in chunks(messages, size)
-        ]
-        return [feedback_id for response in responses for feedback_id in response.ids]
+        ids: list[int] = []
+        for chunk in chunks(messages, size):
+            (response,) = yield [Call(calls.SUBMIT_FEEDBACK, pb.SubmitFeedbackRequest(items=chunk))]
+            ids.extend(response.ids)
+        return ids
 
     def _chunk_size(self, count: int, limit: str) -> Plan[int]:
         """The server's `limit` when `count` items might exceed it; no Info call for a single item."""
