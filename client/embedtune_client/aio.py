@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import count
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -57,13 +56,14 @@ class AsyncClient(ClientBase):
     async def _invoke(self, call: Call, slots: asyncio.Semaphore) -> Any:
         stub = self._stub(call.rpc)
         metadata = self.settings.metadata(call.rpc)
-        for attempt in count(1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 async with slots:
                     return await stub(call.request, metadata=metadata, timeout=self.settings.timeout)
             except grpc.RpcError as exc:
                 await asyncio.sleep(self._retry_delay(call, exc, attempt))
-        raise AssertionError("unreachable")
 
     async def _execute(self, calls: list[Call]) -> list[Any]:
         slots = asyncio.Semaphore(self.settings.max_in_flight)

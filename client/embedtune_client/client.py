@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import count
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -43,7 +42,8 @@ class Client(ClientBase):
             else grpc.insecure_channel(self.settings.target, options)
         )
         self._stubs: dict[Rpc, Callable[..., Any]] = {}
-        self._pool: ThreadPoolExecutor | None = None
+        # Threads start on first use, so a client that never sends chunks in parallel has none.
+        self._pool = ThreadPoolExecutor(self.settings.max_in_flight, thread_name_prefix="embedtune-client")
 
     # ------------------------------------------------------------- transport
 
@@ -59,20 +59,17 @@ class Client(ClientBase):
     def _invoke(self, call: Call) -> Any:
         stub = self._stub(call.rpc)
         metadata = self.settings.metadata(call.rpc)
-        for attempt in count(1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return stub(call.request, metadata=metadata, timeout=self.settings.timeout)
             except grpc.RpcError as exc:
                 time.sleep(self._retry_delay(call, exc, attempt))
-        raise AssertionError("unreachable")
 
     def _execute(self, calls: list[Call]) -> list[Any]:
         if len(calls) <= 1:
             return [self._invoke(call) for call in calls]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                self.settings.max_in_flight, thread_name_prefix="embedtune-client"
-            )
         futures: list[Future[Any]] = [self._pool.submit(self._invoke, call) for call in calls]
         try:
             return [future.result() for future in futures]
@@ -96,8 +93,7 @@ class Client(ClientBase):
         if self._closed:
             return
         self._closed = True
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._channel.close()
 
     def __enter__(self) -> Client:
