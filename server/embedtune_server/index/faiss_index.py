@@ -1,0 +1,235 @@
+"""FAISS in-process: any factory string over inner product, behind `VectorIndex`.
+
+- "Flat" (default) is `IndexIDMap2` over `IndexFlatIP`: exact cosine on normalised vectors.
+- Other factory strings (`HNSW32`, `IVF1024,PQ32`, ...) work the same way. IVF indexes
+  take our int64 ids natively; the rest are wrapped in `IndexIDMap2`.
+- Types that need training (IVF, PQ) start exact: vectors go to a Flat staging index
+  until `train_size` have arrived (default 39 x nlist, FAISS's own minimum; 9,984 for
+  PQ alone), then the real index trains on all of them, takes them over, and serves.
+- Types that cannot remove vectors (HNSW) keep removed ids as tombstones, excluded at
+  search time by an id selector; they disappear when the index is rebuilt.
+- Filtered search passes the allowed ids as an `IDSelectorBatch`. Approximate indexes
+  can return fewer than k hits for a selective filter (HNSW's graph walk, IVF's probed
+  lists); then the allowed vectors are scored exactly, so a search returns k hits
+  whenever at least k documents match.
+
+All methods are thread-safe (one lock): searches and writes come from gRPC worker threads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from embedtune_server.index.base import SearchHits
+
+_STATE_FILE = "state.json"
+_INDEX_FILE = "index.faiss"
+_TOMBSTONES_FILE = "tombstones.npy"
+# PQ with 8-bit codes needs 256 centroids per sub-quantizer; FAISS wants 39 points per centroid.
+_PQ_TRAIN_SIZE = 39 * 256
+
+
+def _build(dimension: int, factory: str) -> faiss.Index:
+    base = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.try_extract_index_ivf(base)
+    if ivf is None:
+        return faiss.IndexIDMap2(base)
+    ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct and remove by id
+    return base
+
+
+def _can_remove(index: faiss.Index) -> bool:
+    try:
+        index.remove_ids(np.zeros(0, dtype=np.int64))
+    except RuntimeError:
+        return False
+    return True
+
+
+def _default_train_size(index: faiss.Index) -> int:
+    ivf = faiss.try_extract_index_ivf(index)
+    return 39 * ivf.nlist if ivf is not None else _PQ_TRAIN_SIZE
+
+
+def _flat_contents(staging: faiss.IndexIDMap2) -> tuple[np.ndarray, np.ndarray]:
+    flat = faiss.downcast_index(staging.index)
+    vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d).copy()
+    return faiss.vector_to_array(staging.id_map).astype(np.int64), vectors
+
+
+class FaissIndex:
+    """A FAISS index keyed by int64 ids; see the module docstring for its behaviour."""
+
+    def __init__(
+        self, dimension: int, factory: str = "Flat", train_size: int = 0, search_params: str = ""
+    ) -> None:
+        self.dimension = dimension
+        self.factory = factory
+        self._search_params = search_params
+        self._lock = threading.RLock()
+        self._index = self._configure(_build(dimension, factory))
+        self._train_size = train_size or _default_train_size(self._index)
+        self._staging = None if self._index.is_trained else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._can_remove = _can_remove(self._index)
+        self._tombstones: set[int] = set()
+
+    def _configure(self, index: faiss.Index) -> faiss.Index:
+        if self._search_params:
+            faiss.ParameterSpace().set_index_parameters(index, self._search_params)
+        return index
+
+    @property
+    def description(self) -> str:
+        return (
+            self.factory
+            if self._staging is None
+            else f"{self.factory} (untrained: exact until {self._train_size})"
+        )
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            return self._live.ntotal - len(self._tombstones)
+
+    @property
+    def _live(self) -> faiss.Index:
+        return self._staging if self._staging is not None else self._index
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dimension:
+            raise ValueError(f"vectors have shape {vectors.shape}, index dimension is {self.dimension}")
+        with self._lock:
+            self._live.add_with_ids(vectors, ids)
+            if self._staging is not None and self._staging.ntotal >= self._train_size:
+                self._train_from_staging()
+
+    def _train_from_staging(self) -> None:
+        ids, vectors = _flat_contents(self._staging)
+        self._index.train(vectors)
+        self._index.add_with_ids(vectors, ids)
+        self._staging = None
+
+    def remove(self, ids: np.ndarray) -> None:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        with self._lock:
+            if self._staging is not None or self._can_remove:
+                self._live.remove_ids(ids)
+            else:
+                self._tombstones.update(int(i) for i in ids)
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[SearchHits]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
+        with self._lock:
+            index = self._live
+            tombstones = np.fromiter(self._tombstones, dtype=np.int64, count=len(self._tombstones))
+            if allowed is not None:
+                allowed = np.setdiff1d(np.asarray(allowed, dtype=np.int64), tombstones)
+                selector = faiss.IDSelectorBatch(allowed)
+                wanted = min(k, len(allowed))
+            else:
+                selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(tombstones)) if len(tombstones) else None
+                wanted = min(k, index.ntotal - len(tombstones))
+            if wanted <= 0:
+                empty = SearchHits(np.zeros(0, np.int64), np.zeros(0, np.float32))
+                return [empty for _ in queries]
+            scores, ids = index.search(queries, wanted, params=self._params(index, selector))
+            hits = []
+            for query, row_scores, row_ids in zip(queries, scores, ids, strict=True):
+                found = row_ids >= 0
+                if found.sum() < wanted and allowed is not None:
+                    hits.append(self._exact(index, query, allowed, wanted))
+                else:
+                    hits.append(SearchHits(row_ids[found], row_scores[found]))
+            return hits
+
+    @staticmethod
+    def _exact(index: faiss.Index, query: np.ndarray, allowed: np.ndarray, k: int) -> SearchHits:
+        present, vectors = [], []
+        for vec_id in allowed:
+            try:
+                vectors.append(index.reconstruct(int(vec_id)))
+            except RuntimeError:  # allowed by the store but not (or no longer) in the index
+                continue
+            present.append(vec_id)
+        if not present:
+            return SearchHits(np.zeros(0, np.int64), np.zeros(0, np.float32))
+        scores = np.stack(vectors) @ query
+        best = np.argsort(-scores, kind="stable")[:k]
+        return SearchHits(np.asarray(present, dtype=np.int64)[best], scores[best])
+
+    @staticmethod
+    def _params(index: faiss.Index, selector: faiss.IDSelector | None) -> faiss.SearchParameters | None:
+        if selector is None:
+            return None
+        inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else index
+        ivf = faiss.try_extract_index_ivf(inner)
+        if ivf is not None:
+            params = faiss.SearchParametersIVF()
+            params.nprobe = ivf.nprobe
+        elif isinstance(inner, faiss.IndexHNSW):
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = inner.hnsw.efSearch
+        else:
+            params = faiss.SearchParameters()
+        params.sel = selector
+        return params
+
+    def save(self, folder: Path, write_seq: int) -> None:
+        """Write the index, then the state file naming `write_seq` (each by atomic rename)."""
+        with self._lock:
+            data = faiss.serialize_index(self._live)
+            tombstones = np.array(sorted(self._tombstones), dtype=np.int64)
+            state = {
+                "write_seq": write_seq,
+                "factory": self.factory,
+                "dimension": self.dimension,
+                "ntotal": int(self._live.ntotal),
+                "staging": self._staging is not None,
+                "train_size": self._train_size,
+            }
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(folder / _INDEX_FILE, data.tobytes())
+        tmp = folder / f"{_TOMBSTONES_FILE}.tmp"
+        with open(tmp, "wb") as f:
+            np.save(f, tombstones)
+        os.replace(tmp, folder / _TOMBSTONES_FILE)
+        _atomic_write(folder / _STATE_FILE, json.dumps(state).encode())
+
+    @classmethod
+    def load(
+        cls, folder: Path, dimension: int, factory: str, search_params: str = ""
+    ) -> tuple[FaissIndex, int]:
+        """The saved index and the write_seq it reflects; raises ValueError if it does not fit."""
+        state = json.loads((folder / _STATE_FILE).read_text())
+        if state["factory"] != factory or state["dimension"] != dimension:
+            raise ValueError(
+                f"saved index is {state['factory']}/{state['dimension']}, want {factory}/{dimension}"
+            )
+        loaded = faiss.read_index(str(folder / _INDEX_FILE))
+        if loaded.ntotal != state["ntotal"]:
+            raise ValueError(f"index file holds {loaded.ntotal} vectors, state says {state['ntotal']}")
+        index = cls(dimension, factory, state["train_size"], search_params)
+        if state["staging"]:
+            index._staging = loaded
+        else:
+            index._index = index._configure(loaded)
+            index._staging = None
+        index._tombstones = {int(i) for i in np.load(folder / _TOMBSTONES_FILE)}
+        return index, int(state["write_seq"])
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Thin gRPC servicers, one per service: protobuf in, domain calls, protobuf out."""

@@ -1,0 +1,100 @@
+"""EmbedService: Embed, EmbedStream and Info."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+from embedtune_client.v1 import embedtune_pb2 as pb
+from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
+
+from embedtune_server import __version__
+from embedtune_server.batching import EmbedResult
+from embedtune_server.services.errors import streaming, unary
+from embedtune_server.settings import ServerSettings
+from embedtune_server.state import ServingState, StateHolder
+from embedtune_server.validation import EmbedParams, embed_params
+from embedtune_server.vectors import normalize_rows
+
+# EmbedStream works on this many requests at once and still answers in order.
+_STREAM_WINDOW = 8
+
+
+def timings(result: EmbedResult) -> pb.Timings:
+    return pb.Timings(
+        queue_us=int(result.queue_s * 1e6),
+        tokenize_us=int(result.tokenize_s * 1e6),
+        inference_us=int(result.inference_s * 1e6),
+    )
+
+
+def _postprocess(vectors: np.ndarray, params: EmbedParams) -> np.ndarray:
+    vectors = vectors[:, : params.dimensions]
+    return normalize_rows(vectors) if params.normalize else vectors
+
+
+class EmbedServicer(pb_grpc.EmbedServiceServicer):
+    def __init__(self, settings: ServerSettings, holder: StateHolder) -> None:
+        self._settings = settings
+        self._holder = holder
+
+    async def _embed(self, request: pb.EmbedRequest) -> pb.EmbedResponse:
+        state: ServingState = self._holder.current
+        params = embed_params(request, self._settings, state.backend.dimension)
+        result = await state.batcher.embed(params.texts, params.truncate, params.direction)
+        vectors = _postprocess(result.embeddings, params)
+        return pb.EmbedResponse(
+            embeddings=[pb.Embedding(values=row) for row in vectors.tolist()],
+            model_version=state.model_version,
+            timings=timings(result),
+            token_counts=result.token_counts,
+        )
+
+    @unary
+    async def Embed(self, request: pb.EmbedRequest, context) -> pb.EmbedResponse:
+        return await self._embed(request)
+
+    @streaming
+    async def EmbedStream(self, request_iterator, context) -> AsyncIterator[pb.EmbedResponse]:
+        window: list[asyncio.Task] = []
+        try:
+            async for request in request_iterator:
+                window.append(asyncio.create_task(self._embed(request)))
+                if len(window) >= _STREAM_WINDOW:
+                    yield await window.pop(0)
+            for task in list(window):
+                yield await task
+                window.remove(task)
+        finally:
+            for task in window:
+                task.cancel()
+
+    @unary
+    async def Info(self, request: pb.InfoRequest, context) -> pb.InfoResponse:
+        state = self._holder.current
+        s = self._settings
+        return pb.InfoResponse(
+            model_version=state.model_version,
+            model_name=state.backend.model_name,
+            dimension=state.backend.dimension,
+            max_seq_length=state.backend.max_seq_length,
+            normalized=state.normalized,
+            quantized=state.quantized,
+            limits=pb.Limits(
+                max_batch_tokens=s.max_batch_tokens,
+                max_batch_requests=s.max_batch_requests,
+                max_concurrent_requests=s.max_concurrent_requests,
+                max_client_batch_size=s.max_client_batch_size,
+                max_input_chars=s.max_input_chars,
+                max_search_k=s.max_search_k,
+                max_metadata_entries=s.max_metadata_entries,
+                max_metadata_bytes=s.max_metadata_bytes,
+                max_feedback_items=s.max_feedback_items,
+                max_id_bytes=s.max_id_bytes,
+            ),
+            index_size=state.index.size,
+            index_type=state.index.description,
+            server_version=__version__,
+            auth_required=s.api_key is not None or s.admin_key is not None,
+        )

@@ -1,0 +1,101 @@
+"""IndexService: Upsert, Delete, Get, Count, Search and BatchSearch."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+from embedtune_client.v1 import embedtune_pb2 as pb
+from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
+
+from embedtune_server.corpus import Corpus, Hit
+from embedtune_server.services.embed import timings
+from embedtune_server.services.errors import unary
+from embedtune_server.settings import ServerSettings
+from embedtune_server.state import ServingState, StateHolder
+from embedtune_server.store.documents import Document
+from embedtune_server.validation import SearchQuery, check_ids, search_queries, search_query, upsert_documents
+
+
+def _document(document: Document) -> pb.Document:
+    return pb.Document(id=document.id, text=document.text, metadata=document.metadata)
+
+
+def _hits(hits: list[Hit]) -> list[pb.Hit]:
+    return [
+        pb.Hit(id=h.document.id, score=h.score, text=h.document.text, metadata=h.document.metadata)
+        for h in hits
+    ]
+
+
+class IndexServicer(pb_grpc.IndexServiceServicer):
+    def __init__(self, settings: ServerSettings, holder: StateHolder, corpus: Corpus) -> None:
+        self._settings = settings
+        self._holder = holder
+        self._corpus = corpus
+
+    @unary
+    async def Upsert(self, request: pb.UpsertRequest, context) -> pb.UpsertResponse:
+        documents = upsert_documents(request, self._settings)
+        state = self._holder.current
+        result = await state.batcher.embed([d.text for d in documents])
+        upserted = await asyncio.to_thread(self._corpus.upsert, state, documents, result.embeddings)
+        return pb.UpsertResponse(upserted=upserted, model_version=state.model_version)
+
+    @unary
+    async def Delete(self, request: pb.DeleteRequest, context) -> pb.DeleteResponse:
+        ids = check_ids("ids", request.ids, self._settings)
+        deleted = await asyncio.to_thread(
+            self._corpus.delete, self._holder.current, ids, request.ignore_missing
+        )
+        return pb.DeleteResponse(deleted=deleted)
+
+    @unary
+    async def Get(self, request: pb.GetRequest, context) -> pb.GetResponse:
+        ids = check_ids("ids", request.ids, self._settings)
+        documents = await asyncio.to_thread(self._corpus.documents.get, ids)
+        return pb.GetResponse(documents=[_document(d) for d in documents])
+
+    @unary
+    async def Count(self, request: pb.CountRequest, context) -> pb.CountResponse:
+        return pb.CountResponse(count=await asyncio.to_thread(self._corpus.documents.count))
+
+    @unary
+    async def Search(self, request: pb.SearchRequest, context) -> pb.SearchResponse:
+        state = self._holder.current
+        query = search_query(request, self._settings, state.backend.dimension)
+        [response] = await self._search(state, [query])
+        return response
+
+    @unary
+    async def BatchSearch(self, request: pb.BatchSearchRequest, context) -> pb.BatchSearchResponse:
+        state = self._holder.current
+        queries = search_queries(request, self._settings, state.backend.dimension)
+        responses = await self._search(state, queries)
+        return pb.BatchSearchResponse(results=responses, model_version=state.model_version)
+
+    async def _search(self, state: ServingState, queries: list[SearchQuery]) -> list[pb.SearchResponse]:
+        """Embed every text query in one batcher call, then search each."""
+        vectors = np.zeros((len(queries), state.backend.dimension), dtype=np.float32)
+        texts = [(i, q.text) for i, q in enumerate(queries) if q.text is not None]
+        response_timings = pb.Timings()
+        if texts:
+            result = await state.batcher.embed([t for _, t in texts])
+            vectors[[i for i, _ in texts]] = result.embeddings
+            response_timings = timings(result)
+        for i, q in enumerate(queries):
+            if q.vector is not None:
+                vectors[i] = q.vector
+        hits = await asyncio.to_thread(self._search_each, state, queries, vectors)
+        return [
+            pb.SearchResponse(hits=_hits(h), model_version=state.model_version, timings=response_timings)
+            for h in hits
+        ]
+
+    def _search_each(
+        self, state: ServingState, queries: list[SearchQuery], vectors: np.ndarray
+    ) -> list[list[Hit]]:
+        return [
+            self._corpus.search(state, vectors[i : i + 1], q.k, q.metadata_filter)[0]
+            for i, q in enumerate(queries)
+        ]

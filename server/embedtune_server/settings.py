@@ -1,0 +1,117 @@
+"""Every knob of the server in one typed dataclass.
+
+`embedtune serve` turns each field into a flag (its `help` metadata is the flag's help),
+and the Info RPC reports every limit, so a client can always find out why a request
+was refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SQLITE_SYNCHRONOUS_MODES = ("FULL", "NORMAL")
+
+
+def _help(text: str, **extra) -> dict:
+    """Field metadata: the flag's help text (and argparse extras such as choices)."""
+    return {"help": text, **extra}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Configuration of one server process; immutable once the server starts."""
+
+    host: str = field(default="127.0.0.1", metadata=_help("address to bind; beyond loopback set --api-key"))
+    port: int = field(default=50051, metadata=_help("gRPC port (0 picks a free one)"))
+    home: Path = field(
+        default=Path("embedtune-home"), metadata=_help("state folder: models/, index/, the SQLite database")
+    )
+    model: str = field(
+        default="default",
+        metadata=_help("model for an empty home: a name the trainer exports, or a model version folder"),
+    )
+    quantize: bool = field(default=False, metadata=_help("serve onnx/model_qint8.onnx, not onnx/model.onnx"))
+    # batching
+    max_batch_tokens: int = field(
+        default=16384, metadata=_help("token budget of one inference batch (inputs x longest input)")
+    )
+    max_batch_requests: int = field(default=64, metadata=_help("most inputs in one inference batch"))
+    max_concurrent_requests: int = field(
+        default=512,
+        metadata=_help("most embedding requests admitted (queued or running); more get RESOURCE_EXHAUSTED"),
+    )
+    # request limits
+    max_client_batch_size: int = field(
+        default=128, metadata=_help("most inputs, documents, ids or queries in one request")
+    )
+    max_input_chars: int = field(default=8192, metadata=_help("longest text accepted, in characters"))
+    max_search_k: int = field(default=1000, metadata=_help("largest k of a Search"))
+    max_metadata_entries: int = field(
+        default=16, metadata=_help("most metadata entries of one document (and of a filter)")
+    )
+    max_metadata_bytes: int = field(
+        default=2048, metadata=_help("most UTF-8 bytes of one document's metadata keys and values")
+    )
+    max_feedback_items: int = field(default=1000, metadata=_help("most items in one SubmitFeedback"))
+    max_id_bytes: int = field(default=256, metadata=_help("longest document id, in UTF-8 bytes"))
+    # runtime
+    intra_op_threads: int = field(
+        default=0, metadata=_help("ONNX Runtime intra-op threads (0: one per core)")
+    )
+    index_factory: str = field(
+        default="Flat",
+        metadata=_help("FAISS factory string over inner product: Flat, HNSW32, 'IVF1024,PQ32'"),
+    )
+    index_search_params: str = field(
+        default="",
+        metadata=_help("FAISS ParameterSpace string applied on load, e.g. nprobe=16 or efSearch=128"),
+    )
+    index_train_size: int = field(
+        default=0, metadata=_help("vectors to collect before training an IVF/PQ index (0: 39 x nlist)")
+    )
+    index_save_interval_s: float = field(
+        default=30.0, metadata=_help("seconds between background saves of a changed index")
+    )
+    sqlite_synchronous: str = field(
+        default="FULL",
+        metadata=_help(
+            "SQLite synchronous mode: FULL survives power loss, NORMAL only a process crash",
+            choices=SQLITE_SYNCHRONOUS_MODES,
+        ),
+    )
+    # security and observability
+    api_key: str | None = field(
+        default=None, metadata=_help("Bearer token required on every RPC except health and reflection")
+    )
+    admin_key: str | None = field(
+        default=None, metadata=_help("Bearer token for Upsert, Delete, SubmitFeedback (default: the api key)")
+    )
+    tls_cert: Path | None = field(
+        default=None, metadata=_help("PEM certificate chain; with --tls-key serves TLS")
+    )
+    tls_key: Path | None = field(default=None, metadata=_help("PEM private key of --tls-cert"))
+    metrics_port: int = field(default=0, metadata=_help("port of the Prometheus /metrics endpoint (0: off)"))
+    shutdown_grace_s: float = field(
+        default=5.0, metadata=_help("seconds in-flight RPCs get to finish on SIGTERM")
+    )
+
+    def __post_init__(self) -> None:
+        positive = (
+            "max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size",
+            "max_input_chars", "max_search_k", "max_metadata_entries", "max_metadata_bytes",
+            "max_feedback_items", "max_id_bytes",
+        )  # fmt: skip
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.sqlite_synchronous not in SQLITE_SYNCHRONOUS_MODES:
+            raise ValueError(
+                f"sqlite_synchronous must be one of {SQLITE_SYNCHRONOUS_MODES}: {self.sqlite_synchronous!r}"
+            )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+
+    def replace(self, **changes) -> ServerSettings:
+        return dataclasses.replace(self, **changes)

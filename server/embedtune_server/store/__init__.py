@@ -1,0 +1,1 @@
+"""SQLite stores: documents and feedback, in one WAL-mode database file."""

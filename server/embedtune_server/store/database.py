@@ -1,0 +1,79 @@
+"""The SQLite database file: connections, durability mode and the write sequence.
+
+WAL mode lets readers (Get, Search hydration) run while the single writer commits.
+`synchronous` is chosen by the operator: FULL (default) fsyncs the WAL on every commit,
+so an acknowledged write survives power loss; NORMAL fsyncs only at checkpoints, so it
+survives a process crash but may lose the last commits on power loss.
+
+Every write transaction that changes documents bumps `write_seq`; a saved index records the sequence it
+reflects, so a restart can tell a stale index file from a current one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+
+class Database:
+    """One SQLite file; one connection per thread, writes serialised by a lock."""
+
+    def __init__(self, path: Path, synchronous: str = "FULL", schemas: Iterable[str] = ()) -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = self.connection()
+        connection.execute("PRAGMA journal_mode=WAL")
+        with connection:
+            connection.execute(_META_SCHEMA)
+            for schema in schemas:
+                connection.executescript(schema)
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (SQLite connections must not be shared across threads)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            connection.execute(f"PRAGMA synchronous={self._synchronous}")
+            connection.execute("PRAGMA busy_timeout=10000")
+            self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
+
+    @contextmanager
+    def write(self, documents_changed: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed (and durable) on exit; document changes bump `write_seq`."""
+        with self._write_lock:
+            connection = self.connection()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+                if documents_changed:
+                    connection.execute(
+                        "INSERT INTO meta(key, value) VALUES ('write_seq', '1') ON CONFLICT(key) DO UPDATE"
+                        " SET value = CAST(value AS INTEGER) + 1"
+                    )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+
+    def write_seq(self) -> int:
+        row = self.connection().execute("SELECT value FROM meta WHERE key = 'write_seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
