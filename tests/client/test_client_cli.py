@@ -132,9 +132,12 @@ def test_feedback_commands(cli, fake):
     assert cli("feedback", "triplet", "q", "good", "bad")[0] == 0
     assert cli("feedback", "labeled", "a", "b", "0.5")[0] == 0
     assert cli("feedback", "labeled", "a", "b", "2")[0] == 0
-    assert cli("feedback", "pair", "--by-id", "d1", "d2")[0] == 0
-    triplet, score, label, pair = fake.state.feedback
+    assert cli("feedback", "triplet", "--by-id", "query", "d1", "d2")[0] == 0
+    assert cli("feedback", "labeled", "--by-id", "d1", "d2", "1")[0] == 0
+    triplet, score, label, by_id, labeled_by_id = fake.state.feedback
     assert triplet.triplet.negative.text == "bad"
     assert score.labeled_pair.score == 0.5
     assert label.labeled_pair.class_label == 2
-    assert pair.pair.anchor.document_id == "d1"
+    assert by_id.triplet.anchor.text == "query"
+    assert (by_id.triplet.positive.document_id, by_id.triplet.negative.document_id) == ("d1", "d2")
+    assert labeled_by_id.labeled_pair.text1.document_id == "d1"

@@ -262,7 +262,9 @@ def _register_feedback(subparsers: argparse._SubParsersAction, connection: argpa
     kinds = feedback.add_subparsers(dest="feedback_kind", metavar="KIND", required=True)
     by_id = argparse.ArgumentParser(add_help=False)
     by_id.add_argument(
-        "--by-id", action="store_true", help="the arguments are stored document ids, not texts"
+        "--by-id",
+        action="store_true",
+        help="the document arguments (all but a triplet's or pair's ANCHOR) are stored document ids",
     )
 
     triplet = kinds.add_parser(
@@ -299,23 +301,23 @@ def _label(text: str) -> float | int:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def _refs(args: argparse.Namespace, *values: str) -> list[TextLike]:
-    return [DocumentRef(v) if args.by_id else v for v in values]
+def _ref(args: argparse.Namespace, value: str) -> TextLike:
+    return DocumentRef(value) if args.by_id else value
 
 
 def _feedback_triplet(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        print(client.feedback_triplet(*_refs(args, args.anchor, args.positive, args.negative)))
+        print(client.feedback_triplet(args.anchor, _ref(args, args.positive), _ref(args, args.negative)))
     return 0
 
 
 def _feedback_pair(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        print(client.feedback_pair(*_refs(args, args.anchor, args.positive)))
+        print(client.feedback_pair(args.anchor, _ref(args, args.positive)))
     return 0
 
 
 def _feedback_labeled(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        print(client.feedback_labeled(*_refs(args, args.text1, args.text2), args.label))
+        print(client.feedback_labeled(_ref(args, args.text1), _ref(args, args.text2), args.label))
     return 0
