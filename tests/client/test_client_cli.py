@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import pytest
 from client_fakes import fake_vector
@@ -141,3 +142,12 @@ def test_feedback_commands(cli, fake):
     assert by_id.triplet.anchor.text == "query"
     assert (by_id.triplet.positive.document_id, by_id.triplet.negative.document_id) == ("d1", "d2")
     assert labeled_by_id.labeled_pair.text1.document_id == "d1"
+
+
+def test_index_add_counts_progress_without_tqdm(cli, fake, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # `import tqdm` now raises ImportError
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps({"id": f"d{i}", "text": f"text {i}"}) + "\n" for i in range(5)))
+    code, _, err = cli("index", "add", str(path), "--batch-size", "2")
+    assert code == 0 and len(fake.state.documents) == 5
+    assert err.strip().endswith("5/5")
