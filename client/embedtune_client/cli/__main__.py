@@ -1,0 +1,5 @@
+import sys
+
+from embedtune_client.cli import main
+
+sys.exit(main())

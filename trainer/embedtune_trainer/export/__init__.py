@@ -1,0 +1,48 @@
+"""ONNX export of a model folder: the graph the server runs, and its int8 variant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+ONNX_DIR = "onnx"
+FP32_FILE = "model.onnx"
+INT8_FILE = "model_qint8.onnx"
+
+
+def export_model_folder(
+    model: str | Path,
+    output: str | Path | None = None,
+    quantize: bool = False,
+) -> list[Path]:
+    """Export `model` to `<folder>/onnx/`; returns the files written.
+
+    With `output`, the model (a folder, Hub id or "default") is first saved there as
+    a sentence-transformers folder, so the result is a complete model version folder.
+    Without it, `model` must be a local folder and the export is written into it.
+    """
+    from embedtune_trainer.encoder import SentenceEncoder
+    from embedtune_trainer.export.onnx_graph import export_onnx
+    from embedtune_trainer.export.quantize import quantize_int8
+    from embedtune_trainer.st_format import resolve_model_path
+
+    if output is None and not Path(model).is_dir():
+        resolve_model_path(model)  # a precise error for a missing folder
+        raise ValueError(f"{model!r} is not a local model folder; pass output= (--output) to export a copy")
+    encoder = SentenceEncoder.load(model)
+    steps = 1 + (1 if quantize else 0) + (1 if output else 0)
+    with tqdm(total=steps, desc="Export", unit="step") as progress:
+        if output is not None:
+            folder = Path(output)
+            encoder.save(folder)
+            progress.update()
+        else:
+            folder = Path(model)
+        fp32 = export_onnx(encoder, folder / ONNX_DIR / FP32_FILE)
+        written = [fp32]
+        progress.update()
+        if quantize:
+            written.append(quantize_int8(fp32, folder / ONNX_DIR / INT8_FILE))
+            progress.update()
+    return written
