@@ -40,21 +40,19 @@ def evaluator_for_data(source: DataSource, shape: DataShape | None = None) -> Ev
     data = load_data(source, DataSettings(shape=shape))
     rows = data.dataset
     if data.shape is DataShape.TRIPLET:
-        return TripletEvaluator(rows["anchor"], rows["positive"], rows["negative"], name="eval")
+        return TripletEvaluator(rows["anchor"], rows["positive"], rows["negative"])
     if data.shape is DataShape.LABELED_PAIR:
         labels = list(rows["label"])
         if all(float(v) in (0.0, 1.0) for v in labels) and all(isinstance(v, int) for v in labels):
-            return BinaryClassificationEvaluator(
-                rows["text1"], rows["text2"], [int(v) for v in labels], name="eval"
-            )
-        return STSEvaluator(rows["text1"], rows["text2"], [float(v) for v in labels], name="eval")
+            return BinaryClassificationEvaluator(rows["text1"], rows["text2"], [int(v) for v in labels])
+        return STSEvaluator(rows["text1"], rows["text2"], [float(v) for v in labels])
     if data.shape is DataShape.POSITIVE_PAIR:
         # Each anchor must retrieve its own positive among all positives.
         corpus = {f"d{i}": text for i, text in enumerate(dict.fromkeys(rows["positive"]))}
         ids = {text: doc_id for doc_id, text in corpus.items()}
         queries = {f"q{i}": text for i, text in enumerate(rows["anchor"])}
         qrels = {f"q{i}": {ids[p]: 1.0} for i, p in enumerate(rows["positive"])}
-        return RetrievalEvaluator(corpus, queries, qrels, name="eval")
+        return RetrievalEvaluator(corpus, queries, qrels)
     raise DataError(
         f"no evaluator for data of shape {data.shape.name.lower()}; use pairs, scored pairs or triplets"
     )

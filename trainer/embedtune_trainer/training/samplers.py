@@ -1,0 +1,134 @@
+"""Batch samplers: which rows train together.
+
+- `NoDuplicatesBatchSampler`: for losses that use the other rows of a batch as negatives
+  (MNRL and friends), a text repeated inside a batch would be its own "negative" and teach
+  the model to push a text away from itself. Rows whose texts are already in the batch wait
+  for a later one.
+- `LengthGroupedBatchSampler`: rows of similar length share a batch, so dynamic padding
+  pads little. Order is only local (within a window of batches), and the batches are then
+  shuffled, so the training signal stays random.
+
+Both are deterministic given (seed, epoch), which is what resuming mid-epoch relies on:
+the Trainer sets the epoch and skips the batches already trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch.utils.data import Sampler
+
+
+class _EpochSeeded(Sampler[list[int]]):
+    def __init__(self, batch_size: int, drop_last: bool, seed: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def _generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed + self.epoch)
+
+
+class NoDuplicatesBatchSampler(_EpochSeeded):
+    """Random batches in which no text appears twice."""
+
+    def __init__(
+        self, rows: Sequence[Sequence[str]], batch_size: int, drop_last: bool = False, seed: int = 0
+    ) -> None:
+        super().__init__(batch_size, drop_last, seed)
+        self.rows = [tuple(r) for r in rows]
+        self._cache: tuple[int, list[list[int]]] | None = None
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self._batches())
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+    def _batches(self) -> list[list[int]]:
+        """This epoch's batches, computed once per epoch so that `len` is exact."""
+        if self._cache is not None and self._cache[0] == self.epoch:
+            return self._cache[1]
+        remaining = dict.fromkeys(torch.randperm(len(self.rows), generator=self._generator()).tolist())
+        batches: list[list[int]] = []
+        while remaining:
+            batch: list[int] = []
+            seen: set[str] = set()
+            for index in remaining:
+                texts = self.rows[index]
+                if seen.isdisjoint(texts):
+                    batch.append(index)
+                    seen.update(texts)
+                    if len(batch) == self.batch_size:
+                        break
+            for index in batch:
+                del remaining[index]
+            if len(batch) < self.batch_size and self.drop_last:
+                break
+            batches.append(batch)
+        self._cache = (self.epoch, batches)
+        return batches
+
+
+class LengthGroupedBatchSampler(_EpochSeeded):
+    """Shuffle, sort by length inside windows of `window` batches, cut, shuffle the batches."""
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        drop_last: bool = False,
+        seed: int = 0,
+        window: int = 32,
+    ) -> None:
+        super().__init__(batch_size, drop_last, seed)
+        self.lengths = list(lengths)
+        self.window = window
+
+    def __iter__(self) -> Iterator[list[int]]:
+        generator = self._generator()
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        span = self.batch_size * self.window
+        batches: list[list[int]] = []
+        for start in range(0, len(order), span):
+            chunk = sorted(order[start : start + span], key=lambda i: -self.lengths[i])
+            batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
+        if self.drop_last:
+            batches = [b for b in batches if len(b) == self.batch_size]
+        for position in torch.randperm(len(batches), generator=generator).tolist():
+            yield batches[position]
+
+    def __len__(self) -> int:
+        span = self.batch_size * self.window
+        full_windows, tail = divmod(len(self.lengths), span)
+        count = full_windows * self.window
+        if self.drop_last:
+            return count + tail // self.batch_size
+        return count + -(-tail // self.batch_size)
+
+
+class RandomBatchSampler(_EpochSeeded):
+    """Plain shuffled batches, seeded per epoch like the others."""
+
+    def __init__(self, size: int, batch_size: int, drop_last: bool = False, seed: int = 0) -> None:
+        super().__init__(batch_size, drop_last, seed)
+        self.size = size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(self.size, generator=self._generator()).tolist()
+        for start in range(0, self.size, self.batch_size):
+            batch = order[start : start + self.batch_size]
+            if len(batch) < self.batch_size and self.drop_last:
+                return
+            yield batch
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.size, self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1

@@ -1,0 +1,162 @@
+"""`EncoderTrainer`: transformers.Trainer driving an embedding loss over a SentenceEncoder.
+
+The Trainer's "model" is the loss module (it holds the encoder as `loss.model`), so the
+optimiser also sees a loss's own parameters (SoftmaxLoss's classifier) and DDP wraps one
+module. It goes in a thin `LossModule`, because the Trainer treats a `config` attribute
+as a transformers config and `EmbeddingLoss.config()` is a method. Everything else —
+checkpoints, resume, warm-up, accumulation, evaluation, keep-best, multi-GPU — is the
+library's. What changes:
+
+- batches come from our batch samplers, tokenised by `EncoderCollator`;
+- `compute_loss` calls the loss on `features` + `labels`;
+- checkpoints hold the encoder in the sentence-transformers folder format (loadable by
+  `SentenceEncoder.load`) plus the loss's own parameters, and are loaded back the same way;
+- evaluation adds the evaluator's metrics (e.g. eval_sts_spearman_cosine) to eval_loss.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+import transformers
+from torch.utils.data import DataLoader, Sampler
+
+from embedtune_trainer.encoder import SentenceEncoder
+from embedtune_trainer.evaluation.evaluators import Evaluator
+from embedtune_trainer.losses.base import EmbeddingLoss
+
+LOSS_STATE_FILE = "loss.safetensors"
+
+
+class LossModule(torch.nn.Module):
+    """The loss as the Trainer's model: `forward(features, labels) -> loss`."""
+
+    def __init__(self, loss: EmbeddingLoss) -> None:
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, features: list[dict[str, torch.Tensor]], labels: torch.Tensor | None) -> torch.Tensor:
+        return self.loss(features, labels)
+
+
+class EncoderTrainer(transformers.Trainer):
+    def __init__(
+        self,
+        loss: EmbeddingLoss,
+        batch_sampler: Sampler[list[int]],
+        evaluator: Evaluator | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(model=LossModule(loss), **kwargs)
+        self.batch_sampler = batch_sampler
+        self.evaluator = evaluator
+
+    @property
+    def encoder(self) -> SentenceEncoder:
+        return self.model.loss.model
+
+    # --- data ------------------------------------------------------------------------------
+
+    def get_train_dataloader(self) -> DataLoader:
+        loader = DataLoader(
+            self.train_dataset,
+            batch_sampler=self.batch_sampler,
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+        )
+        return self.accelerator.prepare(loader)
+
+    # --- loss ------------------------------------------------------------------------------
+
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: Any = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, dict]:
+        loss = model(inputs["features"], inputs.get("labels"))
+        return (loss, {}) if return_outputs else loss
+
+    def prediction_step(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        prediction_loss_only: bool,
+        ignore_keys: list[str] | None = None,
+    ) -> tuple[torch.Tensor, None, None]:
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad():
+            loss = self.compute_loss(model, inputs)
+        return loss.detach(), None, None
+
+    # --- evaluation ------------------------------------------------------------------------
+
+    def evaluation_loop(self, *args: Any, **kwargs: Any) -> transformers.trainer_utils.EvalLoopOutput:
+        output = super().evaluation_loop(*args, **kwargs)
+        prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
+        output.metrics.update(self._evaluator_metrics(prefix))
+        return output
+
+    def evaluate(
+        self,
+        eval_dataset: Any = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+    ) -> dict[str, float]:
+        if eval_dataset is not None or self.eval_dataset is not None:
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        # No held-out loss to compute: the evaluator alone gives the metrics.
+        metrics = self._evaluator_metrics(metric_key_prefix)
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    def _evaluator_metrics(self, prefix: str) -> dict[str, float]:
+        if self.evaluator is None:
+            return {}
+        scores = self.evaluator(self.encoder)
+        return {f"{prefix}_{self.evaluator.name}_{key}": float(value) for key, value in scores.items()}
+
+    # --- checkpoints -----------------------------------------------------------------------
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        if not self.args.should_save:
+            return
+        folder = Path(output_dir or self.args.output_dir)
+        self.encoder.save(folder)
+        loss_state = loss_only_state(self.model, self.encoder)
+        if loss_state:
+            safetensors.torch.save_file(loss_state, str(folder / LOSS_STATE_FILE))
+        torch.save(self.args, os.path.join(folder, transformers.trainer.TRAINING_ARGS_NAME))
+
+    def _load_from_checkpoint(
+        self, resume_from_checkpoint: str, model: torch.nn.Module | None = None
+    ) -> None:
+        self._load_encoder_folder(Path(resume_from_checkpoint))
+
+    def _load_best_model(self) -> None:
+        self._load_encoder_folder(Path(self.state.best_model_checkpoint))
+
+    def _load_encoder_folder(self, folder: Path) -> None:
+        saved = SentenceEncoder.load(folder)
+        self.encoder.load_state_dict(saved.state_dict())
+        loss_file = folder / LOSS_STATE_FILE
+        if loss_file.is_file():
+            self.model.load_state_dict(safetensors.torch.load_file(str(loss_file)), strict=False)
+
+
+def loss_only_state(loss: torch.nn.Module, encoder: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The loss's own parameters and buffers (not the encoder's), keyed as in `loss.state_dict()`."""
+    encoder_tensors = {id(t) for t in (*encoder.parameters(), *encoder.buffers())}
+    state = loss.state_dict(keep_vars=True)
+    return {
+        name: tensor.detach().contiguous().cpu()
+        for name, tensor in state.items()
+        if id(tensor) not in encoder_tensors
+    }

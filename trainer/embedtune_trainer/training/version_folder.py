@@ -1,0 +1,54 @@
+"""Write a trained encoder as a model version folder (see DESIGN.md): the sentence-transformers
+folder with its model card, `embedtune.json`, and the ONNX export the server serves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from embedtune_trainer import __version__
+from embedtune_trainer.encoder import SentenceEncoder
+from embedtune_trainer.model_card import ModelCardData
+
+RECORD_FILE = "embedtune.json"
+
+logger = logging.getLogger(__name__)
+
+
+def write_version_folder(
+    encoder: SentenceEncoder,
+    folder: Path,
+    card: ModelCardData,
+    record: dict[str, Any],
+    export_onnx: bool = True,
+) -> list[Path]:
+    """Save encoder + card, the embedtune.json record, and (optionally) onnx/; returns the files."""
+    encoder.save(folder, card)
+    stamped = {
+        **record,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "embedtune_version": __version__,
+        "dimension": encoder.dimension,
+        "max_seq_length": encoder.max_seq_length,
+    }
+    stamped["onnx"] = export_onnx and _export(folder)
+    (folder / RECORD_FILE).write_text(json.dumps(stamped, indent=2, sort_keys=True) + "\n")
+    return sorted(p for p in folder.rglob("*") if p.is_file() and "checkpoints" not in p.parts)
+
+
+def read_record(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / RECORD_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _export(folder: Path) -> bool:
+    try:
+        from embedtune_trainer.export import export_model_folder
+    except ImportError:
+        logger.warning("ONNX export is not available in this build: %s has no onnx/ folder", folder)
+        return False
+    export_model_folder(folder, quantize=True)
+    return True
