@@ -1,0 +1,191 @@
+"""Loss names, the default loss for each data shape, and the check that a loss fits the data.
+
+Names are matched case-insensitively, with or without the "Loss" suffix, plus a few
+common abbreviations ("mnrl", "cmnrl"). Defaults follow the sentence-transformers
+training tutorial. For class-labelled texts it lists four batch triplet losses without
+ranking them; BatchAllTripletLoss is our default because it is the one with the fewest
+demands on the data: BatchHardTripletLoss documents that it additionally needs hard
+positives and negatives, and on a batch where the mined hardest pair is an outlier or a
+mislabel it learns from that one triplet alone, where BatchAll averages over every
+active triplet (it is also the loss ST's TREC batch-triplet example trains with).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+from torch import nn
+
+from embedtune_trainer.data.shapes import DataShape
+from embedtune_trainer.losses.base import EmbeddingLoss
+from embedtune_trainer.losses.batch_all_triplet import BatchAllTripletLoss
+from embedtune_trainer.losses.batch_hard_soft_margin_triplet import BatchHardSoftMarginTripletLoss
+from embedtune_trainer.losses.batch_hard_triplet import BatchHardTripletLoss
+from embedtune_trainer.losses.batch_semi_hard_triplet import BatchSemiHardTripletLoss
+from embedtune_trainer.losses.cached_multiple_negatives_ranking import (
+    CachedMultipleNegativesRankingLoss,
+    CachedMultipleNegativesSymmetricRankingLoss,
+)
+from embedtune_trainer.losses.contrastive import ContrastiveLoss
+from embedtune_trainer.losses.cosent import CoSENTLoss
+from embedtune_trainer.losses.cosine_similarity import CosineSimilarityLoss
+from embedtune_trainer.losses.matryoshka import MatryoshkaLoss
+from embedtune_trainer.losses.mega_batch_margin import MegaBatchMarginLoss
+from embedtune_trainer.losses.multiple_negatives_ranking import (
+    MultipleNegativesRankingLoss,
+    MultipleNegativesSymmetricRankingLoss,
+)
+from embedtune_trainer.losses.online_contrastive import OnlineContrastiveLoss
+from embedtune_trainer.losses.softmax import SoftmaxLoss
+from embedtune_trainer.losses.triplet import TripletLoss
+
+LOSSES: MappingProxyType[str, type[EmbeddingLoss]] = MappingProxyType(
+    {
+        cls.__name__: cls
+        for cls in (
+            TripletLoss,
+            MultipleNegativesRankingLoss,
+            MultipleNegativesSymmetricRankingLoss,
+            CachedMultipleNegativesRankingLoss,
+            CachedMultipleNegativesSymmetricRankingLoss,
+            ContrastiveLoss,
+            OnlineContrastiveLoss,
+            SoftmaxLoss,
+            CosineSimilarityLoss,
+            CoSENTLoss,
+            MegaBatchMarginLoss,
+            BatchHardTripletLoss,
+            BatchAllTripletLoss,
+            BatchHardSoftMarginTripletLoss,
+            BatchSemiHardTripletLoss,
+        )
+    }
+)
+# Losses that wrap another loss: built and checked through the wrapped one.
+WRAPPERS: MappingProxyType[str, type[EmbeddingLoss]] = MappingProxyType({"MatryoshkaLoss": MatryoshkaLoss})
+
+ALIASES: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "mnrl": "MultipleNegativesRankingLoss",
+        "mnsrl": "MultipleNegativesSymmetricRankingLoss",
+        "cmnrl": "CachedMultipleNegativesRankingLoss",
+        "cmnsrl": "CachedMultipleNegativesSymmetricRankingLoss",
+    }
+)
+
+# (shape, label kind of the data) -> default loss name.
+DEFAULT_LOSSES: MappingProxyType[tuple[DataShape, str | None], str] = MappingProxyType(
+    {
+        (DataShape.LABELED_PAIR, "float"): "CosineSimilarityLoss",
+        (DataShape.LABELED_PAIR, "int"): "ContrastiveLoss",
+        (DataShape.POSITIVE_PAIR, None): "MultipleNegativesRankingLoss",
+        (DataShape.LABELED_TEXT, "int"): "BatchAllTripletLoss",
+        (DataShape.TRIPLET, None): "TripletLoss",
+    }
+)
+
+# The label kinds a loss accepts for each kind it declares: an int label is a valid float
+# score (0/1 pairs train CosineSimilarityLoss fine), a float is never a valid class id.
+ACCEPTED_LABEL_KINDS: MappingProxyType[str | None, frozenset[str | None]] = MappingProxyType(
+    {
+        None: frozenset({None}),
+        "int": frozenset({"int"}),
+        "float": frozenset({"float", "int"}),
+    }
+)
+
+
+def canonical_name(name: str) -> str:
+    """The registered class name for `name`, or a ValueError listing the known names."""
+    key = name.strip().lower()
+    if key in ALIASES:
+        return ALIASES[key]
+    for registered in (*LOSSES, *WRAPPERS):
+        lowered = registered.lower()
+        if key in (lowered, lowered.removesuffix("loss")):
+            return registered
+    known = ", ".join(sorted((*LOSSES, *WRAPPERS, *ALIASES)))
+    raise ValueError(f"unknown loss {name!r}; known losses: {known}")
+
+
+def loss_class(name: str) -> type[EmbeddingLoss]:
+    registered = canonical_name(name)
+    return LOSSES.get(registered) or WRAPPERS[registered]
+
+
+def default_loss(shape: DataShape, label_kind: str | None) -> str:
+    """The tutorial's loss for this shape of data (label kind: "float", "int" or None)."""
+    try:
+        return DEFAULT_LOSSES[(shape, label_kind)]
+    except KeyError:
+        raise ValueError(
+            f"{shape.name} data with label kind {label_kind!r} has no default loss; "
+            f"losses that fit {shape.name}: {', '.join(losses_for_shape(shape)) or 'none'}"
+        ) from None
+
+
+def losses_for_shape(shape: DataShape) -> list[str]:
+    """Registered losses that train on this shape, whatever its labels."""
+    return [name for name, cls in LOSSES.items() if shape in cls.shapes]
+
+
+def losses_fitting(shape: DataShape, label_kind: str | None) -> list[str]:
+    """Registered losses that train on this shape with this label kind (None: unlabelled)."""
+    return [
+        name
+        for name in losses_for_shape(shape)
+        if label_kind in ACCEPTED_LABEL_KINDS[LOSSES[name].label_kind]
+    ]
+
+
+def check_loss_fits(
+    loss_name: str, shape: DataShape, label_kind: str | None, wrapped: str | None = None
+) -> None:
+    """Raise a ValueError, listing the losses that do fit, unless `loss_name` can train on this data.
+
+    For a wrapper (MatryoshkaLoss) pass the wrapped loss's name as `wrapped`.
+    """
+    name = canonical_name(loss_name)
+    if name in WRAPPERS:
+        if wrapped is None:
+            raise ValueError(f"{name} wraps another loss: say which one to check against the data")
+        check_loss_fits(wrapped, shape, label_kind)
+        return
+    cls = LOSSES[name]
+    fitting_shape = ", ".join(losses_for_shape(shape)) or "none"
+    if shape not in cls.shapes:
+        accepted = ", ".join(sorted(s.name for s in cls.shapes))
+        raise ValueError(
+            f"{name} trains on {accepted} data, not {shape.name}; "
+            f"losses that fit {shape.name}: {fitting_shape}"
+        )
+    if label_kind not in ACCEPTED_LABEL_KINDS[cls.label_kind]:
+        fitting = ", ".join(losses_fitting(shape, label_kind)) or "none"
+        raise ValueError(
+            f"{name} needs {_describe(cls.label_kind)}, but the data has {_describe(label_kind, True)}; "
+            f"losses that fit {shape.name} data with {_describe(label_kind)}: {fitting}"
+        )
+
+
+def build_loss(name: str, model: nn.Module, **kwargs: Any) -> EmbeddingLoss:
+    """Instantiate a loss by name; keyword arguments are its hyperparameters.
+
+    A wrapper takes `loss` (a name or a built loss) and, for a name, `loss_kwargs`.
+    """
+    cls = loss_class(name)
+    if cls in WRAPPERS.values():
+        inner = kwargs.pop("loss", None)
+        inner_kwargs = kwargs.pop("loss_kwargs", {})
+        if inner is None:
+            raise ValueError(f"{cls.__name__} needs loss=<name of the loss to wrap>")
+        if isinstance(inner, str):
+            inner = build_loss(inner, model, **inner_kwargs)
+        return cls(model, inner, **kwargs)
+    return cls(model, **kwargs)
+
+
+def _describe(label_kind: str | None, data: bool = False) -> str:
+    if label_kind is None:
+        return "none" if data else "no label"
+    return f"{label_kind} labels"
