@@ -41,11 +41,11 @@ proto: install
 	$(PY) proto/generate.py
 
 bench: install
-	$(PY) benchmarks/encode.py
-	$(PY) benchmarks/serve_throughput.py
-	$(PY) benchmarks/serve_latency.py
-	$(PY) benchmarks/finetune_stsb.py
-	$(PY) benchmarks/scifact_triplets.py
+	$(PY) -m benchmarks.encode
+	$(PY) -m benchmarks.serve_throughput
+	$(PY) -m benchmarks.serve_latency
+	$(PY) -m benchmarks.finetune_stsb
+	$(PY) -m benchmarks.scifact_triplets
 
 clean:
 	rm -rf $(VENV) embedtune-home .pytest_cache .ruff_cache

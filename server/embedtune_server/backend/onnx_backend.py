@@ -68,9 +68,20 @@ class OnnxBackend:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
         return self.session.run([OUTPUT], feeds)[0].astype(np.float32, copy=False)
 
-    def encode(self, texts: list[str], truncate: bool = True, direction: str = RIGHT) -> np.ndarray:
-        """Tokenise and infer in one call: for tests, tools and the bootstrap check."""
-        return self.infer(self.tokenizer.encode(texts, truncate=truncate, direction=direction))
+    def encode(
+        self, texts: list[str], truncate: bool = True, direction: str = RIGHT, batch_size: int = 32
+    ) -> np.ndarray:
+        """Tokenise and infer outside the batcher (tests, tools, benchmarks).
+
+        Texts are sorted by token count so each batch pads little, then put back in order.
+        """
+        token_ids = self.tokenizer.encode(texts, truncate=truncate, direction=direction)
+        order = np.argsort([-len(ids) for ids in token_ids], kind="stable")
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            out[idx] = self.infer([token_ids[i] for i in idx])
+        return out
 
     def health(self) -> None:
         """Raises if the session cannot embed a short text."""
@@ -79,7 +90,7 @@ class OnnxBackend:
             raise RuntimeError(f"backend health check failed: output shape {out.shape}")
 
     def _probe_dimension(self) -> int:
-        return int(self.encode(["dimension probe"]).shape[1])
+        return int(self.infer(self.tokenizer.encode(["dimension probe"])).shape[1])
 
 
 def _ends_with_normalize(model_dir: Path) -> bool:

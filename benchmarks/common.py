@@ -1,0 +1,73 @@
+"""What every benchmark shares: the real data beside the repo, the machine, and docs/benchmarks.md.
+
+Each benchmark replaces its own section of docs/benchmarks.md, so a rerun updates
+the figures in place and the command that made them stands beside them.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("EMBEDTUNE_SHARED_DATA", REPO.parent / "shared" / "data"))
+REPORT = REPO / "docs" / "benchmarks.md"
+_HEADER = (
+    "# Benchmarks\n\n"
+    "Every figure here is written by a script in `benchmarks/`, measured against the reference "
+    "in the same run, with the command that reproduces it. Speed is never asserted in tests.\n"
+)
+
+
+def shared_data(name: str) -> Path:
+    """A folder of ../shared/data, or exit with a clear message (the data is never copied into the repo)."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        sys.exit(f"skipped: {path} is absent (set EMBEDTUNE_SHARED_DATA to the shared data folder)")
+    return path
+
+
+def stsb_pairs(split: str = "dev") -> list[tuple[str, str, float]]:
+    """STS Benchmark (English) rows: sentence1, sentence2, score 0–5."""
+    with open(shared_data("stsb") / f"en-{split}.csv", newline="", encoding="utf-8") as f:
+        return [(a, b, float(score)) for a, b, score in csv.reader(f)]
+
+
+def stsb_sentences(split: str = "dev") -> list[str]:
+    """Every sentence of an STSb split, in file order, each once."""
+    return list(dict.fromkeys(s for a, b, _ in stsb_pairs(split) for s in (a, b)))
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def write_section(title: str, body: str) -> None:
+    """Replace (or append) the `## title` section of docs/benchmarks.md."""
+    text = REPORT.read_text() if REPORT.exists() else _HEADER
+    section = f"## {title}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text)
+    else:
+        text = text.rstrip() + "\n\n" + section
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(text.rstrip() + "\n")
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
