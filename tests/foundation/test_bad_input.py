@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from embedtune_trainer import Pooling, SentenceEncoder
 from embedtune_trainer.st_format import ModelNotFoundError
 

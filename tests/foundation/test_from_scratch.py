@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from embedtune_trainer import Dense, Normalize, Pooling, SentenceEncoder, Transformer
 from embedtune_trainer.modules.pooling import MODE_KEYS
 

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import onnx
 import pytest
+
 from embedtune_server.backend import InputTooLongError, OnnxBackend
 
 FP32_MIN_COSINE = 0.9999  # every sentence
@@ -64,6 +65,7 @@ def test_last_hidden_state_is_what_sentence_transformers_onnx_backend_pools(onnx
 
 def test_tiny_model_with_dense_and_cls_exports_faithfully(tiny_bert_config, tiny_tokenizer, tmp_path):
     import torch
+
     from embedtune_trainer import Dense, Normalize, Pooling, SentenceEncoder, Transformer
     from embedtune_trainer.export import export_model_folder
 

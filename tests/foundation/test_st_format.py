@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from embedtune_trainer import SentenceEncoder
 
 TOLERANCE = 1e-5
