@@ -8,8 +8,9 @@ requests overlaps ONNX Runtime running the current batch:
    inference stage is free, drops inputs whose RPC was cancelled, and cuts the next
    batch: the oldest waiting input plus the inputs closest to it in length, while the
    batch stays within `max_batch_requests` inputs and `max_batch_tokens` padded tokens
-   (inputs x longest) and padding stays under half the batch. Grouping by length cuts
-   padding; always taking the oldest input means no input starves;
+   (inputs x longest) and no input is padded by more than half the longest (or 16
+   tokens). Grouping by length cuts padding; always taking the oldest input means no
+   input starves;
 3. infer: a one-thread pool runs the backend on the batch; results go back to each
    request's future on the event loop (post-processing happens in the RPC handler).
 
@@ -33,8 +34,8 @@ import numpy as np
 
 from embedtune_server.metrics import ServerMetrics
 
-# A batch may waste at most this share of its padded tokens on padding (unless it has one input).
-_MIN_PADDING_EFFICIENCY = 0.5
+# An input in a batch is padded by at most half the batch's longest input, or this many tokens.
+_PADDING_SLACK = 16
 # The cutter considers this many times `max_batch_requests` of the oldest inputs.
 _WINDOW_FACTOR = 4
 
@@ -103,15 +104,15 @@ def cut_batch(
     by_length = sorted(window, key=lambda e: (e.length, e.arrival))
     lo = hi = by_length.index(window[0])
     shortest = longest = window[0].length
-    real_tokens = window[0].length
 
     def fits(candidate: _Entry) -> bool:
         count = hi - lo + 2
-        padded = count * max(longest, candidate.length)
+        new_longest = max(longest, candidate.length)
+        padding = new_longest - min(shortest, candidate.length)
         return (
             count <= max_batch_requests
-            and padded <= max_batch_tokens
-            and (real_tokens + candidate.length) >= _MIN_PADDING_EFFICIENCY * padded
+            and count * new_longest <= max_batch_tokens
+            and padding <= max(new_longest // 2, _PADDING_SLACK)
         )
 
     while True:
@@ -129,7 +130,6 @@ def cut_batch(
                 else:
                     hi += 1
                     longest = entry.length
-                real_tokens += entry.length
                 break
         else:
             break
@@ -170,6 +170,7 @@ class TokenBudgetBatcher:
         self._batches: asyncio.Queue[list[_Entry]] = asyncio.Queue(maxsize=1)
         self._inference_free = asyncio.Semaphore(1)
         self._pending: list[_Entry] = []  # owned by the cut task
+        self._running: list[_Entry] = []  # owned by the infer task
         self._tasks = [
             asyncio.create_task(self._cut_loop(), name="embedtune-cut"),
             asyncio.create_task(self._infer_loop(), name="embedtune-infer"),
@@ -178,16 +179,17 @@ class TokenBudgetBatcher:
     async def stop(self) -> None:
         """Stop the stages; requests still waiting fail with BatcherClosedError."""
         self._closed = True
+        waiting = [entry.request for entry in self._pending + self._running]
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        waiting = [request for request, _ in self._drain(self._inbox)]
+        waiting += [request for request, _ in self._drain(self._inbox)]
         waiting += [entry.request for batch in self._drain(self._batches) for entry in batch]
-        waiting += [entry.request for entry in self._pending]
         for request in waiting:
             self._fail(request, BatcherClosedError("server is shutting down"))
+        # a batch already inside the backend finishes on its own; nobody waits for it
         self._tokenize_pool.shutdown(wait=False, cancel_futures=True)
-        self._infer_pool.shutdown(wait=True, cancel_futures=True)
+        self._infer_pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def in_flight(self) -> int:
@@ -270,11 +272,12 @@ class TokenBudgetBatcher:
         while True:
             batch = await self._batches.get()
             try:
-                live = [e for e in batch if not e.request.cancelled]
-                self._metrics.cancelled_inputs.inc(len(batch) - len(live))
-                if live:
-                    await self._infer_batch(loop, live)
+                self._running = [e for e in batch if not e.request.cancelled]
+                self._metrics.cancelled_inputs.inc(len(batch) - len(self._running))
+                if self._running:
+                    await self._infer_batch(loop, self._running)
             finally:
+                self._running = []
                 self._inference_free.release()
 
     async def _infer_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Entry]) -> None:

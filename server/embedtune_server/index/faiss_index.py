@@ -4,8 +4,8 @@
 - Other factory strings (`HNSW32`, `IVF1024,PQ32`, ...) work the same way. IVF indexes
   take our int64 ids natively; the rest are wrapped in `IndexIDMap2`.
 - Types that need training (IVF, PQ) start exact: vectors go to a Flat staging index
-  until `train_size` have arrived (default 39 x nlist, FAISS's own minimum; 9,984 for
-  PQ alone), then the real index trains on all of them, takes them over, and serves.
+  until `train_size` have arrived (default 39 x nlist, FAISS's own minimum, and at
+  least 39 x 256 = 9,984 with PQ codes), then the real index trains on all of them, takes them over, and serves.
 - Types that cannot remove vectors (HNSW) keep removed ids as tombstones, excluded at
   search time by an id selector; they disappear when the index is rebuilt.
 - Filtered search passes the allowed ids as an `IDSelectorBatch`. Approximate indexes
@@ -52,9 +52,10 @@ def _can_remove(index: faiss.Index) -> bool:
     return True
 
 
-def _default_train_size(index: faiss.Index) -> int:
+def _default_train_size(index: faiss.Index, factory: str) -> int:
     ivf = faiss.try_extract_index_ivf(index)
-    return 39 * ivf.nlist if ivf is not None else _PQ_TRAIN_SIZE
+    coarse = 39 * ivf.nlist if ivf is not None else 0
+    return max(coarse, _PQ_TRAIN_SIZE) if "PQ" in factory.upper() or ivf is None else coarse
 
 
 def _flat_contents(staging: faiss.IndexIDMap2) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +75,7 @@ class FaissIndex:
         self._search_params = search_params
         self._lock = threading.RLock()
         self._index = self._configure(_build(dimension, factory))
-        self._train_size = train_size or _default_train_size(self._index)
+        self._train_size = train_size or _default_train_size(self._index, factory)
         self._staging = None if self._index.is_trained else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self._can_remove = _can_remove(self._index)
         self._tombstones: set[int] = set()

@@ -1,0 +1,85 @@
+"""Start real `embedtune serve` processes on loopback for the server tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
+
+_READY = "embedtune listening on "
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen
+    host: str
+    port: int
+    home: Path
+    log: Path
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def channel(self) -> grpc.Channel:
+        return grpc.insecure_channel(self.address)
+
+    def stubs(self, channel: grpc.Channel | None = None):
+        channel = channel or self.channel()
+        return (
+            pb_grpc.EmbedServiceStub(channel),
+            pb_grpc.IndexServiceStub(channel),
+            pb_grpc.FeedbackServiceStub(channel),
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM and wait: a graceful shutdown."""
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash."""
+        self.process.kill()
+        self.process.wait(30)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_server(
+    model_dir: Path, home: Path, *flags: str, env: dict[str, str] | None = None, timeout: float = 90
+) -> ServerProcess:
+    """Run `python -m embedtune_server serve` with a free port; return once it listens."""
+    home.mkdir(parents=True, exist_ok=True)
+    log = home.parent / f"{home.name}-server-{time.monotonic_ns()}.log"
+    command = [
+        sys.executable, "-m", "embedtune_server", "serve",
+        "--home", str(home), "--model", str(model_dir), "--port", "0", "--intra-op-threads", "1", *flags,
+    ]  # fmt: skip
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        if _READY in text:
+            host, _, port = text.split(_READY, 1)[1].split()[0].rpartition(":")
+            return ServerProcess(process, host, int(port), home, log)
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{text}")
+        time.sleep(0.1)
+    process.kill()
+    raise TimeoutError(f"server did not start in {timeout}s:\n{log.read_text(errors='replace')}")

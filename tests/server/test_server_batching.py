@@ -1,0 +1,220 @@
+"""The token-budget batcher with a fake tokenizer and backend: cuts, order, cancellation, overload."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from embedtune_server.batching import (
+    BatcherClosedError,
+    OverloadedError,
+    TokenBudgetBatcher,
+    _Entry,
+    _Request,
+    cut_batch,
+)
+from embedtune_server.metrics import ServerMetrics
+
+
+class WordTokenizer:
+    """One token per word; the first token's id is the text's number so results can be traced."""
+
+    def encode(self, texts, truncate=True, direction="right"):
+        return [np.array([int(t.split()[0])] + [0] * (len(t.split()) - 1), dtype=np.int64) for t in texts]
+
+
+class GatedBackend:
+    """Records every batch; holds inference while `gate` is clear so requests pile up."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[int, int]]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.fail = False
+
+    def infer(self, token_ids):
+        self.entered.set()
+        self.gate.wait(10)
+        if self.fail:
+            raise RuntimeError("backend exploded")
+        self.batches.append([(int(ids[0]), len(ids)) for ids in token_ids])
+        # vector = (text number, length): lets the test check each input got its own result
+        return np.array([[ids[0], len(ids)] for ids in token_ids], dtype=np.float32)
+
+
+def text(number: int, length: int) -> str:
+    return " ".join([str(number)] + ["w"] * (length - 1))
+
+
+def make(backend, **limits) -> TokenBudgetBatcher:
+    settings = {"max_batch_tokens": 1000, "max_batch_requests": 64, "max_concurrent_requests": 100, **limits}
+    return TokenBudgetBatcher(WordTokenizer(), backend.infer, metrics=ServerMetrics(), **settings)
+
+
+async def _hold_first_batch(batcher, backend) -> asyncio.Task:
+    """Occupy the inference stage with text 0 so later requests queue up."""
+    backend.gate.clear()
+    backend.entered.clear()
+    first = asyncio.create_task(batcher.embed([text(0, 1)]))
+    while not backend.entered.is_set():
+        await asyncio.sleep(0.001)
+    return first
+
+
+def test_each_input_gets_its_own_result_in_input_order():
+    async def run():
+        backend = GatedBackend()
+        batcher = make(backend)
+        await batcher.start()
+        results = await asyncio.gather(
+            *(batcher.embed([text(10 * r + i, (7 * r + 3 * i) % 9 + 1) for i in range(5)]) for r in range(6))
+        )
+        await batcher.stop()
+        return results
+
+    for r, result in enumerate(asyncio.run(run())):
+        assert result.embeddings[:, 0].tolist() == [10 * r + i for i in range(5)]
+        assert result.token_counts == [(7 * r + 3 * i) % 9 + 1 for i in range(5)]
+        assert result.embeddings[:, 1].tolist() == result.token_counts
+
+
+def test_batches_respect_request_cap_and_token_budget():
+    async def run():
+        backend = GatedBackend()
+        batcher = make(backend, max_batch_requests=4, max_batch_tokens=30)
+        await batcher.start()
+        first = await _hold_first_batch(batcher, backend)
+        waiting = [asyncio.create_task(batcher.embed([text(i, 10)])) for i in range(1, 11)]
+        await asyncio.sleep(0.05)
+        backend.gate.set()
+        await asyncio.gather(first, *waiting)
+        await batcher.stop()
+        return backend.batches
+
+    batches = asyncio.run(run())
+    assert sorted(n for batch in batches for n, _ in batch) == list(range(11))
+    for batch in batches:
+        assert len(batch) <= 4
+        assert len(batch) * max(length for _, length in batch) <= 30
+    assert max(len(b) for b in batches[1:]) == 3  # the token budget, not the cap, bound these
+
+
+def test_oldest_input_goes_first_and_similar_lengths_batch_together():
+    async def run():
+        backend = GatedBackend()
+        batcher = make(backend, max_batch_tokens=4000)
+        await batcher.start()
+        first = await _hold_first_batch(batcher, backend)
+        waiting = [asyncio.create_task(batcher.embed([text(1, 100)]))]
+        waiting += [asyncio.create_task(batcher.embed([text(n, 5)])) for n in range(2, 12)]
+        await asyncio.sleep(0.05)
+        backend.gate.set()
+        await asyncio.gather(first, *waiting)
+        await batcher.stop()
+        return backend.batches
+
+    batches = asyncio.run(run())
+    assert batches[0] == [(0, 1)]
+    assert 1 in [n for n, _ in batches[1]]  # the oldest waiting input is never passed over
+    # padding 10 short inputs to 100 tokens would waste most of the batch: they go apart
+    short_batches = [b for b in batches[1:] if 1 not in [n for n, _ in b]]
+    assert sum(len(b) for b in short_batches) >= 9
+    for batch in batches:
+        lengths = [length for _, length in batch]
+        assert lengths == sorted(lengths)
+
+
+def test_cut_batch_prefers_the_oldest_and_keeps_padding_low():
+    request = _Request(future=None, size=1, enqueued_at=0.0)
+    lengths = [50, 10, 48, 12, 52, 11, 49]
+    pending = [_Entry(request, 0, np.zeros(n, np.int64), i) for i, n in enumerate(lengths)]
+    batch, rest = cut_batch(pending, max_batch_requests=8, max_batch_tokens=10_000)
+    assert [e.length for e in batch] == [48, 49, 50, 52]
+    assert [e.length for e in rest] == [10, 12, 11]
+    batch, rest = cut_batch(rest, max_batch_requests=2, max_batch_tokens=10_000)
+    assert [e.length for e in batch] == [10, 11] and [e.length for e in rest] == [12]
+
+
+def test_cancelled_request_is_dropped_before_inference():
+    async def run():
+        backend = GatedBackend()
+        batcher = make(backend)
+        await batcher.start()
+        first = await _hold_first_batch(batcher, backend)
+        keep = asyncio.create_task(batcher.embed([text(1, 3)]))
+        cancel = asyncio.create_task(batcher.embed([text(2, 3), text(3, 4)]))
+        await asyncio.sleep(0.05)
+        cancel.cancel()
+        await asyncio.sleep(0.01)
+        backend.gate.set()
+        await asyncio.gather(first, keep)
+        with pytest.raises(asyncio.CancelledError):
+            await cancel
+        cancelled = batcher._metrics.cancelled_inputs._value.get()
+        await batcher.stop()
+        return backend.batches, cancelled
+
+    batches, cancelled = asyncio.run(run())
+    seen = [n for batch in batches for n, _ in batch]
+    assert 1 in seen and 2 not in seen and 3 not in seen
+    assert cancelled == 2
+
+
+def test_overload_fails_fast_and_recovers():
+    async def run():
+        backend = GatedBackend()
+        batcher = make(backend, max_concurrent_requests=2)
+        await batcher.start()
+        first = await _hold_first_batch(batcher, backend)
+        second = asyncio.create_task(batcher.embed([text(1, 2)]))
+        await asyncio.sleep(0.01)
+        with pytest.raises(OverloadedError, match="max_concurrent_requests=2"):
+            await batcher.embed([text(2, 2)])
+        backend.gate.set()
+        await asyncio.gather(first, second)
+        after = await batcher.embed([text(3, 2)])
+        await batcher.stop()
+        return after
+
+    assert asyncio.run(run()).embeddings[0, 0] == 3
+
+
+def test_backend_error_reaches_every_request_in_the_batch():
+    async def run():
+        backend = GatedBackend()
+        backend.fail = True
+        batcher = make(backend)
+        await batcher.start()
+        results = await asyncio.gather(
+            *(batcher.embed([text(i, 2)]) for i in range(3)), return_exceptions=True
+        )
+        backend.fail = False
+        after = await batcher.embed([text(7, 2)])
+        await batcher.stop()
+        return results, after
+
+    results, after = asyncio.run(run())
+    assert all(isinstance(r, RuntimeError) and "exploded" in str(r) for r in results)
+    assert after.embeddings[0, 0] == 7
+
+
+def test_stop_fails_waiting_requests():
+    async def run():
+        backend = GatedBackend()
+        batcher = make(backend)
+        await batcher.start()
+        first = await _hold_first_batch(batcher, backend)
+        waiting = asyncio.create_task(batcher.embed([text(1, 2)]))
+        await asyncio.sleep(0.02)
+        stopping = asyncio.create_task(batcher.stop())
+        await asyncio.sleep(0.02)
+        backend.gate.set()
+        await stopping
+        return await asyncio.gather(first, waiting, return_exceptions=True)
+
+    results = asyncio.run(run())
+    assert isinstance(results[1], BatcherClosedError)
