@@ -5,7 +5,8 @@
   take our int64 ids natively; the rest are wrapped in `IndexIDMap2`.
 - Types that need training (IVF, PQ) start exact: vectors go to a Flat staging index
   until `train_size` have arrived (default 39 x nlist, FAISS's own minimum, and at
-  least 39 x 256 = 9,984 with PQ codes), then the real index trains on all of them, takes them over, and serves.
+  least 39 x 256 = 9,984 with PQ codes), then the real index trains on all of them,
+  takes them over, and serves.
 - Types that cannot remove vectors (HNSW) keep removed ids as tombstones, excluded at
   search time by an id selector; they disappear when the index is rebuilt.
 - Filtered search passes the allowed ids as an `IDSelectorBatch`. Approximate indexes
