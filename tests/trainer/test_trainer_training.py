@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 import itertools
-import random
 from pathlib import Path
 
 import datasets
 import pytest
 import torch
+from trainer_fixtures import make_triplets
+
 from embedtune_trainer.data import DataError
 from embedtune_trainer.encoder import SentenceEncoder
 from embedtune_trainer.evaluation import TripletEvaluator
 from embedtune_trainer.training import TrainingError, TrainSettings, train
 from embedtune_trainer.training.trainer import EncoderTrainer
-
-TOPICS = {
-    "animals": ["cat", "dog", "horse", "cow", "sheep", "goat", "rabbit", "mouse"],
-    "vehicles": ["car", "truck", "bus", "train", "plane", "boat", "bike", "tram"],
-    "food": ["bread", "cheese", "apple", "rice", "soup", "pasta", "salad", "cake"],
-    "weather": ["rain", "snow", "wind", "storm", "sun", "fog", "hail", "frost"],
-}
-
-
-def make_triplets(count: int, seed: int) -> list[dict[str, str]]:
-    """(anchor, positive, negative) as bags of words: anchor and positive share a topic, the negative not.
-
-    A random tiny encoder ranks these at chance; one that learns which words go together does not.
-    """
-    rng = random.Random(seed)
-
-    def text(topic: str) -> str:
-        return " ".join(rng.sample(TOPICS[topic], 3))
-
-    rows = []
-    for _ in range(count):
-        topic, other = rng.sample(sorted(TOPICS), 2)
-        rows.append({"anchor": text(topic), "positive": text(topic), "negative": text(other)})
-    return rows
 
 
 def _settings(base: Path, output: Path, rows: list[dict], **overrides) -> TrainSettings:

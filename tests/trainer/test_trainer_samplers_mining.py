@@ -5,6 +5,7 @@ from __future__ import annotations
 import datasets
 import numpy as np
 import pytest
+
 from embedtune_trainer.training.mining import mine_hard_negatives
 from embedtune_trainer.training.samplers import (
     LengthGroupedBatchSampler,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import datasets
 import pytest
+
 from embedtune_trainer.data import DataError, DataSettings, DataShape, LabelRule, NestedExpansion, load_data
 from embedtune_trainer.data.validation import check_batch_size
 

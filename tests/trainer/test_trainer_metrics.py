@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from embedtune_trainer.evaluation import metrics
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.metrics import average_precision_score as sklearn_ap
+
+from embedtune_trainer.evaluation import metrics
 
 
 def test_cosine_rows_and_matrix():
