@@ -1,0 +1,192 @@
+# ruff: noqa: E501  (the table of cases reads best one case per line)
+"""Every bad request gets the right status and a message naming the field and the limit;
+the server keeps serving after each. The server runs the int8 model with small limits."""
+
+from __future__ import annotations
+
+import grpc
+import numpy as np
+import pytest
+
+from embedtune_client.v1 import embedtune_pb2 as pb
+
+LIMITS = {
+    "max-client-batch-size": 4,
+    "max-input-chars": 1000,
+    "max-search-k": 20,
+    "max-metadata-entries": 2,
+    "max-metadata-bytes": 40,
+    "max-feedback-items": 3,
+    "max-id-bytes": 16,
+    "max-concurrent-requests": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def server(launch):
+    flags = [part for name, value in LIMITS.items() for part in (f"--{name}", str(value))]
+    return launch("--quantize", *flags)
+
+
+@pytest.fixture(scope="module")
+def stubs(server):
+    channel = server.channel()
+    embed, index, feedback = server.stubs(channel)
+    index.Upsert(
+        pb.UpsertRequest(documents=[pb.Document(id="d1", text="first"), pb.Document(id="d2", text="second")])
+    )
+    yield {"embed": embed, "index": index, "feedback": feedback}
+    channel.close()
+
+
+def ref(text=None, document_id=None) -> pb.TextRef:
+    return pb.TextRef(text=text) if text is not None else pb.TextRef(document_id=document_id)
+
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+CASES = {
+    "empty inputs": ("embed", "Embed", pb.EmbedRequest(), INVALID, ["inputs", "empty"]),
+    "text too long": (
+        "embed", "Embed", pb.EmbedRequest(inputs=["ok", "x" * 1001]), INVALID,
+        ["inputs[1]", "1001 characters", "max_input_chars=1000"],
+    ),
+    "too many tokens, truncate off": (
+        "embed", "Embed", pb.EmbedRequest(inputs=["fine", "a " * 299], truncate=False), INVALID,
+        ["inputs[1]", "301 tokens", "max_seq_length=256"],
+    ),
+    "batch too big": (
+        "embed", "Embed", pb.EmbedRequest(inputs=["a"] * 5), INVALID, ["inputs", "5 items", "max_client_batch_size=4"]
+    ),
+    "dimensions 0": ("embed", "Embed", pb.EmbedRequest(inputs=["a"], dimensions=0), INVALID, ["dimensions", "1..384"]),
+    "dimensions too big": (
+        "embed", "Embed", pb.EmbedRequest(inputs=["a"], dimensions=385), INVALID, ["dimensions: 385", "1..384"]
+    ),
+    "k 0": ("index", "Search", pb.SearchRequest(text="q", k=0), INVALID, ["k: 0", "max_search_k=20"]),
+    "k too big": ("index", "Search", pb.SearchRequest(text="q", k=21), INVALID, ["k: 21", "max_search_k=20"]),
+    "no query": ("index", "Search", pb.SearchRequest(k=3), INVALID, ["query", "text or vector"]),
+    "vector of wrong size": (
+        "index", "Search", pb.SearchRequest(vector=pb.Embedding(values=[0.1] * 10), k=3), INVALID, ["vector", "384"]
+    ),
+    "batch search k": (
+        "index", "BatchSearch",
+        pb.BatchSearchRequest(queries=[pb.SearchRequest(text="q", k=1), pb.SearchRequest(text="q", k=99)]),
+        INVALID, ["queries[1].k: 99", "max_search_k=20"],
+    ),
+    "unknown ids on get": (
+        "index", "Get", pb.GetRequest(ids=["d1", "nope", "gone"]), grpc.StatusCode.NOT_FOUND, ["'nope'", "'gone'"]
+    ),
+    "unknown ids on delete": ("index", "Delete", pb.DeleteRequest(ids=["nope"]), grpc.StatusCode.NOT_FOUND, ["'nope'"]),
+    "duplicate ids": (
+        "index", "Upsert",
+        pb.UpsertRequest(documents=[pb.Document(id="a", text="x"), pb.Document(id="a", text="y")]),
+        INVALID, ["documents[1].id", "repeats documents[0].id"],
+    ),
+    "id too long": (
+        "index", "Upsert", pb.UpsertRequest(documents=[pb.Document(id="i" * 17, text="x")]), INVALID,
+        ["documents[0].id", "17 bytes", "max_id_bytes=16"],
+    ),
+    "too many metadata entries": (
+        "index", "Upsert",
+        pb.UpsertRequest(documents=[pb.Document(id="a", text="x", metadata={"a": "1", "b": "2", "c": "3"})]),
+        INVALID, ["documents[0].metadata", "3 entries", "max_metadata_entries=2"],
+    ),
+    "metadata too big": (
+        "index", "Upsert", pb.UpsertRequest(documents=[pb.Document(id="a", text="x", metadata={"k": "v" * 40})]),
+        INVALID, ["documents[0].metadata", "41 bytes", "max_metadata_bytes=40"],
+    ),
+    "document text too long": (
+        "index", "Upsert", pb.UpsertRequest(documents=[pb.Document(id="a", text="x" * 1001)]), INVALID,
+        ["documents[0].text", "max_input_chars=1000"],
+    ),
+    "no feedback items": ("feedback", "SubmitFeedback", pb.SubmitFeedbackRequest(), INVALID, ["items", "empty"]),
+    "too many feedback items": (
+        "feedback", "SubmitFeedback",
+        pb.SubmitFeedbackRequest(items=[pb.FeedbackItem(labeled_text=pb.LabeledText(text=ref("t"), label=1))] * 4),
+        INVALID, ["items", "4 items", "max_feedback_items=3"],
+    ),
+    "triplet missing negative": (
+        "feedback", "SubmitFeedback",
+        pb.SubmitFeedbackRequest(items=[pb.FeedbackItem(triplet=pb.Triplet(anchor=ref("q"), positive=ref("p")))]),
+        INVALID, ["items[0].triplet.negative", "missing"],
+    ),
+    "positive equals negative": (
+        "feedback", "SubmitFeedback",
+        pb.SubmitFeedbackRequest(
+            items=[
+                pb.FeedbackItem(pair=pb.PositivePair(anchor=ref("q"), positive=ref("p"))),
+                pb.FeedbackItem(triplet=pb.Triplet(anchor=ref("q"), positive=ref("p"), negative=ref("p"))),
+            ]
+        ),
+        INVALID, ["items[1].triplet", "positive and negative are the same"],
+    ),
+    "labeled pair without label": (
+        "feedback", "SubmitFeedback",
+        pb.SubmitFeedbackRequest(items=[pb.FeedbackItem(labeled_pair=pb.LabeledPair(text1=ref("a"), text2=ref("b")))]),
+        INVALID, ["items[0].labeled_pair.label", "missing"],
+    ),
+    "feedback on unknown document": (
+        "feedback", "SubmitFeedback",
+        pb.SubmitFeedbackRequest(
+            items=[pb.FeedbackItem(pair=pb.PositivePair(anchor=ref("q"), positive=ref(document_id="missing")))]
+        ),
+        grpc.StatusCode.NOT_FOUND, ["document_id", "'missing'"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_request_is_refused_with_a_precise_message(stubs, case):
+    service, method, request, code, fragments = CASES[case]
+    with pytest.raises(grpc.RpcError) as raised:
+        getattr(stubs[service], method)(request)
+    assert raised.value.code() == code, raised.value.details()
+    for fragment in fragments:
+        assert fragment in raised.value.details()
+    assert len(stubs["embed"].Embed(pb.EmbedRequest(inputs=["still serving"])).embeddings) == 1
+
+
+def test_refused_writes_change_nothing(stubs):
+    count = stubs["index"].Count(pb.CountRequest()).count
+    with pytest.raises(grpc.RpcError):
+        stubs["index"].Delete(pb.DeleteRequest(ids=["d1", "nope"]))
+    assert stubs["index"].Count(pb.CountRequest()).count == count
+    assert stubs["index"].Get(pb.GetRequest(ids=["d1"])).documents[0].text == "first"
+
+
+def test_flood_beyond_max_concurrent_requests_fails_fast_then_recovers(stubs):
+    embed = stubs["embed"]
+    request = pb.EmbedRequest(inputs=["a flood of requests " * 20] * 4)
+    futures = [embed.Embed.future(request) for _ in range(40)]
+    codes = []
+    for future in futures:
+        try:
+            future.result(timeout=120)
+            codes.append(grpc.StatusCode.OK)
+        except grpc.RpcError as error:
+            codes.append(error.code())
+            if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                assert "max_concurrent_requests=2" in error.details()
+    assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) > 0
+    assert codes.count(grpc.StatusCode.OK) > 0
+    assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}
+    assert len(embed.Embed(pb.EmbedRequest(inputs=["after the flood"])).embeddings) == 1
+
+
+def test_cancelled_requests_do_not_break_the_server(stubs):
+    embed = stubs["embed"]
+    futures = [embed.Embed.future(pb.EmbedRequest(inputs=["cancel me " * 50] * 4)) for _ in range(2)]
+    for future in futures:
+        future.cancel()
+    assert len(embed.Embed(pb.EmbedRequest(inputs=["after cancels"])).embeddings) == 1
+
+
+def test_int8_model_is_served_and_close_to_fp32(stubs, onnx_model_dir):
+    from embedtune_server.backend import OnnxBackend
+
+    info = stubs["embed"].Info(pb.InfoRequest())
+    assert info.quantized
+    assert info.limits.max_concurrent_requests == 2 and info.limits.max_metadata_bytes == 40
+    texts = ["A man is playing a guitar.", "The stock market fell sharply."]
+    served = np.array([e.values for e in stubs["embed"].Embed(pb.EmbedRequest(inputs=texts)).embeddings])
+    fp32 = OnnxBackend(onnx_model_dir).encode(texts)
+    assert ((served * fp32).sum(1)).min() > 0.95
