@@ -1,0 +1,116 @@
+"""API and admin keys over TLS with a self-signed certificate made here."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from embedtune_client.v1 import embedtune_pb2 as pb
+from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
+from embedtune_server.auth import check
+
+API_KEY = "read-key-123"
+ADMIN_KEY = "admin-key-456"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip(
+            "openssl is not installed (and neither is the cryptography package): cannot make a test cert"
+        )
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return folder / "cert.pem", folder / "key.pem"
+
+
+@pytest.fixture(scope="module")
+def server(launch, certificate):
+    cert, key = certificate
+    return launch(
+        "--api-key", API_KEY, "--admin-key", ADMIN_KEY, "--tls-cert", str(cert), "--tls-key", str(key)
+    )
+
+
+@pytest.fixture(scope="module")
+def channel(server, certificate):
+    credentials = grpc.ssl_channel_credentials(root_certificates=certificate[0].read_bytes())
+    with grpc.secure_channel(server.address, credentials) as channel:
+        yield channel
+
+
+def bearer(key: str | None):
+    return [("authorization", f"Bearer {key}")] if key else []
+
+
+def code_of(call, request, key) -> grpc.StatusCode:
+    try:
+        call(request, metadata=bearer(key), timeout=30)
+    except grpc.RpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+UPSERT = pb.UpsertRequest(documents=[pb.Document(id="a", text="secret document")])
+
+
+@pytest.mark.parametrize(
+    ("key", "embed_code", "upsert_code"),
+    [
+        (None, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNAUTHENTICATED),
+        ("wrong", grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNAUTHENTICATED),
+        (API_KEY, grpc.StatusCode.OK, grpc.StatusCode.PERMISSION_DENIED),
+        (ADMIN_KEY, grpc.StatusCode.OK, grpc.StatusCode.OK),
+    ],
+)
+def test_keys_over_tls(channel, key, embed_code, upsert_code):
+    embed = pb_grpc.EmbedServiceStub(channel)
+    index = pb_grpc.IndexServiceStub(channel)
+    feedback = pb_grpc.FeedbackServiceStub(channel)
+    assert code_of(embed.Embed, pb.EmbedRequest(inputs=["hello"]), key) == embed_code
+    assert code_of(index.Count, pb.CountRequest(), key) == embed_code
+    assert code_of(index.Upsert, UPSERT, key) == upsert_code
+    assert code_of(index.Delete, pb.DeleteRequest(ids=["zz"], ignore_missing=True), key) == upsert_code
+    item = pb.FeedbackItem(labeled_text=pb.LabeledText(text=pb.TextRef(text="t"), label=1))
+    assert code_of(feedback.SubmitFeedback, pb.SubmitFeedbackRequest(items=[item]), key) == upsert_code
+
+
+def test_streaming_rpc_is_guarded_too(channel):
+    embed = pb_grpc.EmbedServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as refused:
+        list(embed.EmbedStream(iter([pb.EmbedRequest(inputs=["x"])]), timeout=30))
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    responses = list(
+        embed.EmbedStream(iter([pb.EmbedRequest(inputs=["x"])]), metadata=bearer(API_KEY), timeout=30)
+    )
+    assert len(responses) == 1
+
+
+def test_health_stays_open_and_info_says_auth_is_required(channel):
+    health = health_pb2_grpc.HealthStub(channel)
+    assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING
+    info = pb_grpc.EmbedServiceStub(channel).Info(pb.InfoRequest(), metadata=bearer(API_KEY))
+    assert info.auth_required
+
+
+def test_plaintext_client_cannot_talk_to_the_tls_server(server):
+    with grpc.insecure_channel(server.address) as plain, pytest.raises(grpc.RpcError) as refused:
+        pb_grpc.EmbedServiceStub(plain).Info(pb.InfoRequest(), metadata=bearer(API_KEY), timeout=5)
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_single_key_deployment_uses_the_api_key_for_writes():
+    assert check("/embedtune.v1.IndexService/Upsert", "k", api_key="k", admin_key=None) is None
+    assert check("/embedtune.v1.IndexService/Upsert", None, api_key=None, admin_key=None) is None
+    assert check("/embedtune.v1.IndexService/Upsert", "x", api_key="k", admin_key=None)[0] == (
+        grpc.StatusCode.UNAUTHENTICATED
+    )

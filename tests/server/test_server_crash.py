@@ -1,0 +1,88 @@
+"""Acknowledged writes survive SIGKILL; a graceful restart reuses the saved index."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import grpc
+import pytest
+
+from embedtune_client.v1 import embedtune_pb2 as pb
+
+TOPICS = (
+    "volcanoes", "violins", "tax law", "honeybees", "submarines", "chess openings",
+    "sourdough bread", "glaciers", "cricket", "quantum computing", "origami", "desert foxes",
+    "jazz drumming", "medieval castles", "coral reefs", "electric cars", "tea ceremonies", "black holes",
+    "knitting", "marathon training", "wine tasting", "tornadoes", "bonsai trees", "railway history",
+    "sign language", "beekeeping law", "solar panels", "opera singers", "mountain goats", "cheese making",
+)  # fmt: skip
+
+
+def text_of(i: int, version: int = 1) -> str:
+    return f"Notes, edition {version}, on {TOPICS[i]}: what everyone should know about {TOPICS[i]}."
+
+
+def write_everything(server) -> None:
+    with server.channel() as channel:
+        _, index, feedback = server.stubs(channel)
+        for start in range(0, 30, 10):
+            documents = [pb.Document(id=f"doc-{i:02d}", text=text_of(i)) for i in range(start, start + 10)]
+            assert index.Upsert(pb.UpsertRequest(documents=documents)).upserted == 10
+        index.Upsert(pb.UpsertRequest(documents=[pb.Document(id="doc-05", text=text_of(5, version=2))]))
+        assert index.Delete(pb.DeleteRequest(ids=["doc-07"])).deleted == 1
+        items = [
+            pb.FeedbackItem(
+                triplet=pb.Triplet(
+                    anchor=pb.TextRef(text="facts about glaciers"),
+                    positive=pb.TextRef(document_id="doc-06"),
+                    negative=pb.TextRef(document_id="doc-08"),
+                )
+            ),
+            pb.FeedbackItem(
+                labeled_pair=pb.LabeledPair(text1=pb.TextRef(text="a"), text2=pb.TextRef(text="b"), score=0.5)
+            ),
+        ]
+        assert len(feedback.SubmitFeedback(pb.SubmitFeedbackRequest(items=items)).ids) == 2
+
+
+def check_everything(server) -> None:
+    with server.channel() as channel:
+        _, index, _ = server.stubs(channel)
+        assert index.Count(pb.CountRequest()).count == 29
+        assert index.Get(pb.GetRequest(ids=["doc-05"])).documents[0].text == text_of(5, version=2)
+        with pytest.raises(grpc.RpcError) as missing:
+            index.Get(pb.GetRequest(ids=["doc-07"]))
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+        for i in (0, 5, 13, 29):
+            hit = index.Search(pb.SearchRequest(text=text_of(i, version=2 if i == 5 else 1), k=1)).hits[0]
+            assert hit.id == f"doc-{i:02d}"
+        hits = index.Search(pb.SearchRequest(text=text_of(7), k=29)).hits
+        assert "doc-07" not in [h.id for h in hits] and len(hits) == 29
+    with sqlite3.connect(server.home / "embedtune.sqlite3") as db:
+        rows = db.execute("SELECT kind, item FROM feedback ORDER BY id").fetchall()
+    assert [kind for kind, _ in rows] == ["triplet", "labeled_pair"]
+    triplet = json.loads(rows[0][1])["texts"]
+    assert triplet["positive"] == {"document_id": "doc-06", "text": text_of(6)}
+
+
+@pytest.mark.slow
+def test_acknowledged_writes_survive_sigkill(launch, tmp_path):
+    home = tmp_path / "home"
+    server = launch("--index-save-interval-s", "3600", home=home)
+    write_everything(server)
+    server.kill()
+    restarted = launch(home=home)
+    check_everything(restarted)
+    assert "rebuilding" in restarted.log_text() or "building it from the store" in restarted.log_text()
+
+
+@pytest.mark.slow
+def test_graceful_restart_reuses_the_saved_index(launch, tmp_path):
+    home = tmp_path / "home"
+    server = launch(home=home)
+    write_everything(server)
+    assert server.stop() == 0
+    restarted = launch(home=home)
+    check_everything(restarted)
+    assert "building" not in restarted.log_text()

@@ -1,0 +1,119 @@
+"""The server process: never imports torch, bootstraps its first model, exposes every setting as a flag."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import pytest
+
+from embedtune_client.v1 import embedtune_pb2 as pb
+from embedtune_server.app import DEBUG_MODULES_ENV
+from embedtune_server.bootstrap import resolve_model
+from embedtune_server.cli import register
+from embedtune_server.settings import ServerSettings
+
+
+def test_server_process_never_imports_torch(launch, tmp_path):
+    modules_file = tmp_path / "modules.txt"
+    server = launch(env={DEBUG_MODULES_ENV: str(modules_file)})
+    with server.channel() as channel:
+        embed, index, feedback = server.stubs(channel)
+        embed.Embed(pb.EmbedRequest(inputs=["no torch here"]))
+        index.Upsert(pb.UpsertRequest(documents=[pb.Document(id="a", text="a document")]))
+        index.Search(pb.SearchRequest(text="document", k=1))
+        item = pb.FeedbackItem(
+            pair=pb.PositivePair(anchor=pb.TextRef(text="q"), positive=pb.TextRef(document_id="a"))
+        )
+        feedback.SubmitFeedback(pb.SubmitFeedbackRequest(items=[item]))
+    assert server.stop() == 0
+    modules = set(modules_file.read_text().split())
+    assert {"onnxruntime", "faiss", "grpc", "embedtune_server.app"} <= modules  # the list is real
+    heavy = sorted(
+        m for m in modules if m.split(".")[0] in {"torch", "transformers", "sentence_transformers"}
+    )
+    assert heavy == []
+
+
+def fake_export(calls: list):
+    def run(command):
+        calls.append(list(command))
+        folder = Path(command[command.index("--output") + 1])
+        (folder / "onnx").mkdir(parents=True)
+        (folder / "onnx" / "model.onnx").write_bytes(b"graph")
+
+    return run
+
+
+def test_empty_home_exports_the_first_version_in_a_subprocess(tmp_path):
+    settings = ServerSettings(home=tmp_path / "home", model="default")
+    calls: list = []
+    model = resolve_model(settings, run=fake_export(calls))
+    folder = tmp_path / "home" / "models" / "v1"
+    assert calls == [
+        [
+            sys.executable,
+            "-m",
+            "embedtune_trainer",
+            "export",
+            "--model",
+            "default",
+            "--output",
+            str(folder),
+            "--quantize",
+        ]
+    ]
+    assert (model.version, model.folder) == ("v1", folder)
+    assert (tmp_path / "home" / "active").read_text().strip() == "v1"
+    assert (
+        resolve_model(settings, run=fake_export(calls)) == model and len(calls) == 1
+    )  # the pointer wins now
+
+
+def test_model_folder_is_served_as_is(tmp_path):
+    folder = tmp_path / "my-model"
+    (folder / "onnx").mkdir(parents=True)
+    (folder / "onnx" / "model.onnx").write_bytes(b"graph")
+    (folder / "embedtune.json").write_text('{"version": "v7"}')
+    model = resolve_model(ServerSettings(home=tmp_path / "home", model=str(folder)), run=pytest.fail)
+    assert (model.version, model.folder) == ("v7", folder)
+    assert not (tmp_path / "home" / "active").exists()
+
+
+def test_active_pointer_to_a_missing_version_is_an_error(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "active").write_text("v3\n")
+    with pytest.raises(FileNotFoundError, match="v3"):
+        resolve_model(ServerSettings(home=home), run=pytest.fail)
+
+
+def test_every_setting_is_a_flag_and_parses_back(monkeypatch):
+    monkeypatch.delenv("EMBEDTUNE_HOME", raising=False)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["serve", "--port", "7000", "--max-search-k", "5", "--quantize", "--sqlite-synchronous", "NORMAL",
+         "--api-key", "k", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--index-factory", "HNSW32"]
+    )  # fmt: skip
+    names = {f.name for f in dataclasses.fields(ServerSettings)}
+    assert names <= set(vars(args))
+    settings = ServerSettings(**{k: v for k, v in vars(args).items() if k in names})
+    assert (settings.port, settings.max_search_k, settings.quantize) == (7000, 5, True)
+    assert (settings.sqlite_synchronous, settings.api_key, settings.tls_cert) == (
+        "NORMAL",
+        "k",
+        Path("c.pem"),
+    )
+    assert settings.host == "127.0.0.1" and settings.home == Path("embedtune-home")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--sqlite-synchronous", "OFF"])
+
+
+def test_settings_refuse_nonsense():
+    with pytest.raises(ValueError, match="max_search_k"):
+        ServerSettings(max_search_k=0)
+    with pytest.raises(ValueError, match="tls_cert and tls_key"):
+        ServerSettings(tls_cert=Path("c.pem"))
