@@ -56,12 +56,15 @@ class Pooling(nn.Module):
 
     @classmethod
     def load(cls, path: Path) -> Pooling:
+        """Reads the legacy `pooling_mode_*` keys and the newer `pooling_mode` / `embedding_dimension`."""
         config = json.loads((Path(path) / "config.json").read_text())
-        if "pooling_mode" in config:  # a few newer folders name the mode directly
-            modes = [_NEW_MODE_NAMES.get(config["pooling_mode"], config["pooling_mode"])]
+        dimension = config.get("word_embedding_dimension", config.get("embedding_dimension"))
+        if "pooling_mode" in config:
+            named = config["pooling_mode"]
+            modes = [_NEW_MODE_NAMES.get(m, m) for m in ([named] if isinstance(named, str) else named)]
         else:
             modes = [name for name, key in MODE_KEYS.items() if config.get(key)]
-        return cls(config["word_embedding_dimension"], modes)
+        return cls(dimension, modes)
 
 
 def _mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
