@@ -19,15 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
-from embedtune_client.v1 import embedtune_pb2 as pb
-from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from embedtune_client.v1 import embedtune_pb2 as pb
+from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 from embedtune_server.auth import AuthInterceptor
 from embedtune_server.batching import TokenBudgetBatcher
 from embedtune_server.bootstrap import ModelVersion, resolve_model
 from embedtune_server.corpus import Corpus
+from embedtune_server.launcher import READY_LINE
 from embedtune_server.metrics import MetricsInterceptor, ServerMetrics
 from embedtune_server.services.embed import EmbedServicer
 from embedtune_server.services.feedback import FeedbackServicer
@@ -173,7 +174,7 @@ async def serve(settings: ServerSettings, backend_factory: BackendFactory = onnx
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
     server = EmbedtuneServer(settings, backend_factory)
     await server.start()
-    print(f"embedtune listening on {settings.host}:{server.port}", flush=True)
+    print(f"{READY_LINE}{settings.host}:{server.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,4 +1,8 @@
-"""Start real `embedtune serve` processes on loopback for the server tests."""
+"""Run `embedtune serve` as a child process and wait until it listens.
+
+For the tests, the benchmarks and tools that need a real server on loopback: the
+child prints `embedtune listening on HOST:PORT` once it serves, so `--port 0` works.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import grpc
 
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 
-_READY = "embedtune listening on "
+READY_LINE = "embedtune listening on "
 
 
 @dataclass
@@ -59,14 +63,20 @@ class ServerProcess:
 
 
 def start_server(
-    model_dir: Path, home: Path, *flags: str, env: dict[str, str] | None = None, timeout: float = 90
+    model_dir: Path,
+    home: Path,
+    *flags: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 90,
+    intra_op_threads: int = 1,
 ) -> ServerProcess:
-    """Run `python -m embedtune_server serve` with a free port; return once it listens."""
+    """Run `python -m embedtune_server serve` on a free port; return once it listens."""
     home.mkdir(parents=True, exist_ok=True)
     log = home.parent / f"{home.name}-server-{time.monotonic_ns()}.log"
     command = [
         sys.executable, "-m", "embedtune_server", "serve",
-        "--home", str(home), "--model", str(model_dir), "--port", "0", "--intra-op-threads", "1", *flags,
+        "--home", str(home), "--model", str(model_dir), "--port", "0",
+        "--intra-op-threads", str(intra_op_threads), *flags,
     ]  # fmt: skip
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -75,8 +85,8 @@ def start_server(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         text = log.read_text(errors="replace")
-        if _READY in text:
-            host, _, port = text.split(_READY, 1)[1].split()[0].rpartition(":")
+        if READY_LINE in text:
+            host, _, port = text.split(READY_LINE, 1)[1].split()[0].rpartition(":")
             return ServerProcess(process, host, int(port), home, log)
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{text}")

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from server_harness import ServerProcess, start_server
+
+from embedtune_server.launcher import ServerProcess, start_server
 
 
 @pytest.fixture(scope="module")
