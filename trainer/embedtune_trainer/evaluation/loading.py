@@ -60,16 +60,24 @@ def evaluator_for_data(source: DataSource, shape: DataShape | None = None) -> Ev
 
 def retrieval_evaluator(corpus: Path, queries: Path, qrels: Path, name: str = "ir") -> RetrievalEvaluator:
     """BEIR layout: corpus.jsonl {_id,title,text}, queries.jsonl {_id,text}, qrels TSV (query, doc, score)."""
-    corpus_texts = {
-        str(row["_id"]): (f"{row['title']} {row['text']}" if row.get("title") else row["text"])
-        for row in _read_jsonl(corpus, ("_id", "text"))
-    }
-    query_texts = {str(row["_id"]): row["text"] for row in _read_jsonl(queries, ("_id", "text"))}
+    corpus_texts = read_beir_corpus(corpus)
     judgements = read_qrels(qrels)
     unknown = sorted({d for docs in judgements.values() for d in docs} - set(corpus_texts))
     if unknown:
         raise DataError(f"{qrels}: {len(unknown)} judged documents are not in {corpus}, e.g. {unknown[0]!r}")
-    return RetrievalEvaluator(corpus_texts, query_texts, judgements, name=name)
+    return RetrievalEvaluator(corpus_texts, read_beir_queries(queries), judgements, name=name)
+
+
+def read_beir_corpus(path: Path) -> dict[str, str]:
+    """Document id → "title text" (the title is part of what a retriever sees, as in BEIR)."""
+    return {
+        str(row["_id"]): (f"{row['title']} {row['text']}" if row.get("title") else row["text"])
+        for row in _read_jsonl(path, ("_id", "text"))
+    }
+
+
+def read_beir_queries(path: Path) -> dict[str, str]:
+    return {str(row["_id"]): row["text"] for row in _read_jsonl(path, ("_id", "text"))}
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, float]]:

@@ -32,10 +32,14 @@ def mine_hard_negatives(
     settings: MiningSettings,
     batch_size: int = 64,
     show_progress: bool = False,
+    corpus: list[str] | None = None,
 ) -> tuple[datasets.Dataset, MiningReport]:
-    """`pairs` has columns anchor, positive; returns anchor, positive, negative rows."""
+    """`pairs` has columns anchor, positive; returns anchor, positive, negative rows.
+
+    Candidates are the positives plus `corpus` (e.g. every document of a retrieval set).
+    """
     anchors, positives = list(pairs["anchor"]), list(pairs["positive"])
-    corpus = list(dict.fromkeys(positives))
+    corpus = list(dict.fromkeys([*positives, *(corpus or [])]))
     positives_of: dict[str, set[str]] = defaultdict(set)
     for anchor, positive in zip(anchors, positives, strict=True):
         positives_of[anchor].add(positive)
