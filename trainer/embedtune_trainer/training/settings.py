@@ -9,6 +9,7 @@ from typing import Any
 
 from embedtune_trainer.data import DataSettings
 from embedtune_trainer.data.sources import DataSource
+from embedtune_trainer.encoder import SentenceEncoder
 
 
 class Batching(enum.Enum):
@@ -38,7 +39,7 @@ class TrainSettings:
     output: Path
     loss: str | None = None  # None: the default loss for the data's shape
     loss_options: dict[str, Any] = field(default_factory=dict)
-    base: str = "default"  # "default" (bundled), a folder or a Hub id
+    base: str | SentenceEncoder = "default"  # "default" (bundled), a folder, a Hub id, or an encoder
     data_settings: DataSettings = field(default_factory=DataSettings)
     eval_data: DataSource | None = None
     epochs: float = 1.0
