@@ -86,3 +86,16 @@ def test_graceful_restart_reuses_the_saved_index(launch, tmp_path):
     restarted = launch(home=home)
     check_everything(restarted)
     assert "building" not in restarted.log_text()
+
+
+@pytest.mark.slow
+def test_restart_with_another_index_type_rebuilds_from_stored_embeddings(launch, tmp_path):
+    home = tmp_path / "home"
+    server = launch(home=home)
+    write_everything(server)
+    assert server.stop() == 0
+    restarted = launch("--index-factory", "HNSW32", home=home)
+    check_everything(restarted)
+    assert "rebuilding" in restarted.log_text()
+    with restarted.channel() as channel:
+        assert server.stubs(channel)[0].Info(pb.InfoRequest()).index_type == "HNSW32"
