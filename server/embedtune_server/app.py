@@ -150,10 +150,15 @@ class EmbedtuneServer:
         return server
 
     async def _save_index_periodically(self) -> None:
+        """Bound the rebuild work after a crash; a failed save is logged and tried again later."""
         while True:
             await asyncio.sleep(self.settings.index_save_interval_s)
             state = self.holder.current
-            await asyncio.to_thread(self.corpus.save_index, state, self._index_folder(state.model_version))
+            folder = self._index_folder(state.model_version)
+            try:
+                await asyncio.to_thread(self.corpus.save_index, state, folder)
+            except OSError:
+                log.exception("saving the index failed; the store stays the source of truth")
 
     async def stop(self) -> None:
         """Stop taking RPCs, let in-flight ones finish, then save the index and close the store."""
