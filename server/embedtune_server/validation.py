@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from embedtune_client.v1 import embedtune_pb2 as pb
-
 from embedtune_server.settings import ServerSettings
 from embedtune_server.store.documents import Document
 from embedtune_server.store.feedback import FeedbackRecord, TextRef

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import numpy as np
+
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
-
 from embedtune_server import __version__
 from embedtune_server.batching import EmbedResult
 from embedtune_server.services.errors import streaming, unary

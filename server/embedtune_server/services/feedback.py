@@ -6,7 +6,6 @@ import asyncio
 
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
-
 from embedtune_server.corpus import Corpus
 from embedtune_server.services.errors import unary
 from embedtune_server.settings import ServerSettings

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
-
 from embedtune_server.corpus import Corpus, Hit
 from embedtune_server.services.embed import timings
 from embedtune_server.services.errors import unary
