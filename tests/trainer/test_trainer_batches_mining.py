@@ -5,7 +5,11 @@ from __future__ import annotations
 import datasets
 import numpy as np
 import pytest
+import torch
+from trainer_fixtures import build_tiny_encoder
 
+from embedtune_trainer.losses.registry import build_loss
+from embedtune_trainer.training.collator import EncoderCollator, merging_pays
 from embedtune_trainer.training.mining import mine_hard_negatives
 from embedtune_trainer.training.samplers import (
     LengthGroupedBatchSampler,
@@ -13,6 +17,7 @@ from embedtune_trainer.training.samplers import (
     RandomBatchSampler,
 )
 from embedtune_trainer.training.settings import MiningSettings
+from embedtune_trainer.training.trainer import LossModule, accepts_merged_columns
 
 
 def test_no_duplicates_keeps_repeated_texts_apart_and_uses_every_row():
@@ -99,3 +104,33 @@ def test_mining_with_nothing_to_mine_says_so():
     pairs = datasets.Dataset.from_list([{"anchor": "a", "positive": "b"}])
     with pytest.raises(ValueError, match="found no negative"):
         mine_hard_negatives(encoder, pairs, MiningSettings())
+
+
+def test_merged_columns_give_the_same_loss_as_separate_passes():
+
+    encoder = build_tiny_encoder(dropout=0.0)
+    rows = [
+        {"text1": "a cat sits on the mat", "text2": "a cat is sitting", "label": 0.9},
+        {"text1": "rain", "text2": "the weather is wet and grey today", "label": 0.4},
+        {"text1": "stocks fell", "text2": "markets dropped", "label": 0.8},
+    ]
+    columns = ("text1", "text2")
+    separate = EncoderCollator(encoder.tokenize, columns, torch.float32)(rows)
+    merged = EncoderCollator(encoder.tokenize, columns, torch.float32, merge_columns=True, merge_slack=10)(
+        rows
+    )
+    assert "column_sizes" not in separate and merged["column_sizes"] == [3, 3]
+    assert len(merged["features"]) == 1 and merged["features"][0]["input_ids"].shape[0] == 6
+
+    module = LossModule(build_loss("CosineSimilarityLoss", encoder))
+    assert accepts_merged_columns(module.loss)
+    one_pass = module(merged["features"], merged["labels"], merged["column_sizes"])
+    two_passes = module(separate["features"], separate["labels"])
+    torch.testing.assert_close(one_pass, two_passes, rtol=1e-5, atol=1e-6)
+
+
+def test_columns_of_very_different_lengths_stay_separate():
+    short = {"input_ids": torch.zeros(16, 12)}
+    long = {"input_ids": torch.zeros(16, 256)}
+    assert merging_pays([short, {"input_ids": torch.zeros(16, 14)}], 1.25)
+    assert not merging_pays([short, long, long], 1.25)

@@ -33,7 +33,7 @@ from embedtune_trainer.training.samplers import (
     RandomBatchSampler,
 )
 from embedtune_trainer.training.settings import Batching, TrainResult, TrainSettings
-from embedtune_trainer.training.trainer import EncoderTrainer
+from embedtune_trainer.training.trainer import EncoderTrainer, accepts_merged_columns
 from embedtune_trainer.training.version_folder import RECORD_FILE, write_version_folder
 
 CHECKPOINTS = "checkpoints"
@@ -92,7 +92,10 @@ def train(settings: TrainSettings) -> TrainResult:
         train_dataset=data.dataset,
         eval_dataset=eval_dataset,
         data_collator=EncoderCollator(
-            encoder.tokenize, data.shape.text_columns, _label_dtype(loss.label_kind)
+            encoder.tokenize,
+            data.shape.text_columns,
+            _label_dtype(loss.label_kind),
+            merge_columns=settings.merge_columns and accepts_merged_columns(loss),
         ),
     )
     started = time.perf_counter()

@@ -52,6 +52,7 @@ class TrainSettings:
     max_grad_norm: float = 1.0
     seed: int = 42
     batching: Batching = Batching.AUTO
+    merge_columns: bool = True  # one encoder pass for all text columns when their lengths are alike
     matryoshka_dims: list[int] | None = None
     mining: MiningSettings | None = None
     save_steps: int | None = None  # None: a checkpoint at the end of each epoch

@@ -32,15 +32,36 @@ from embedtune_trainer.losses.base import EmbeddingLoss
 LOSS_STATE_FILE = "loss.safetensors"
 
 
+def accepts_merged_columns(loss: EmbeddingLoss) -> bool:
+    """Whether the loss is plain `compute(embed(features))`, so its columns can share one pass."""
+    kind = type(loss)
+    return kind.forward is EmbeddingLoss.forward and kind.embed is EmbeddingLoss.embed
+
+
 class LossModule(torch.nn.Module):
-    """The loss as the Trainer's model: `forward(features, labels) -> loss`."""
+    """The loss as the Trainer's model: `forward(features, labels[, column_sizes]) -> loss`.
+
+    With `column_sizes` (see `EncoderCollator`), `features` is one batch of all columns'
+    texts: the encoder runs once and the embeddings are split back into columns before
+    the loss's maths. Only for losses whose forward is the plain `compute(embed(...))`.
+    """
 
     def __init__(self, loss: EmbeddingLoss) -> None:
         super().__init__()
         self.loss = loss
 
-    def forward(self, features: list[dict[str, torch.Tensor]], labels: torch.Tensor | None) -> torch.Tensor:
-        return self.loss(features, labels)
+    def forward(
+        self,
+        features: list[dict[str, torch.Tensor]],
+        labels: torch.Tensor | None,
+        column_sizes: list[int] | None = None,
+    ) -> torch.Tensor:
+        if column_sizes is None:
+            return self.loss(features, labels)
+        if not accepts_merged_columns(self.loss):
+            raise ValueError(f"{type(self.loss).__name__} needs one tokenised batch per column")
+        embeddings = self.loss.model(features[0])["sentence_embedding"]
+        return self.loss.compute(list(torch.split(embeddings, column_sizes)), labels)
 
 
 class EncoderTrainer(transformers.Trainer):
@@ -80,7 +101,7 @@ class EncoderTrainer(transformers.Trainer):
         return_outputs: bool = False,
         num_items_in_batch: Any = None,
     ) -> torch.Tensor | tuple[torch.Tensor, dict]:
-        loss = model(inputs["features"], inputs.get("labels"))
+        loss = model(inputs["features"], inputs.get("labels"), inputs.get("column_sizes"))
         return (loss, {}) if return_outputs else loss
 
     def prediction_step(
