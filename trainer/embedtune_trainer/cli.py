@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from embedtune_trainer.data import DataShape
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -265,7 +269,7 @@ def _key_values(pairs: list[str]) -> dict[str, object]:
     return options
 
 
-def _shape(text: str | None):
+def _shape(text: str | None) -> DataShape | None:
     if text is None:
         return None
     from embedtune_trainer.data import DataShape

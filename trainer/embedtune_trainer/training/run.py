@@ -12,6 +12,7 @@ from typing import Any
 import datasets
 import torch
 import transformers
+from torch.utils.data import Sampler
 from transformers.trainer_utils import get_last_checkpoint
 
 from embedtune_trainer.data import DataSettings, DataShape, TrainingData, load_data
@@ -205,7 +206,7 @@ def _prefixed(evaluator: Evaluator, scores: dict[str, float]) -> dict[str, float
     return {f"{evaluator.name}_{key}": float(value) for key, value in scores.items()}
 
 
-def _batch_sampler(settings: TrainSettings, loss_name: str, data: TrainingData):
+def _batch_sampler(settings: TrainSettings, loss_name: str, data: TrainingData) -> Sampler[list[int]]:
     batching = settings.batching
     if batching is Batching.AUTO:
         batching = Batching.NO_DUPLICATES if loss_name in IN_BATCH_NEGATIVE_LOSSES else Batching.LENGTH
