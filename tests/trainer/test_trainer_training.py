@@ -111,3 +111,16 @@ def test_training_improves_triplet_accuracy(tiny_encoder_dir, tmp_path):
     assert result.metrics_before["triplet_cosine_accuracy"] == pytest.approx(before)
     assert result.metrics["triplet_cosine_accuracy"] == pytest.approx(after, abs=1e-6)
     assert after >= before + 0.1, (before, after)
+
+
+def test_resume_without_checkpoint_is_refused_up_front(tiny_encoder_dir, tmp_path):
+    with pytest.raises(TrainingError, match=r"--resume: no checkpoint in .*checkpoints"):
+        train(_settings(tiny_encoder_dir, tmp_path / "out", make_triplets(8, 0), resume=True))
+
+
+def test_settings_out_of_range_are_refused(tiny_encoder_dir, tmp_path):
+    rows = make_triplets(8, 0)
+    with pytest.raises(TrainingError, match=r"warmup ratio must be in \[0, 1\), got 1.5"):
+        train(_settings(tiny_encoder_dir, tmp_path / "a", rows, warmup_ratio=1.5))
+    with pytest.raises(TrainingError, match="learning rate must be > 0"):
+        train(_settings(tiny_encoder_dir, tmp_path / "b", rows, learning_rate=0))

@@ -60,6 +60,7 @@ class TrainingError(ValueError):
 def train(settings: TrainSettings) -> TrainResult:
     output = Path(settings.output)
     _check_settings(settings, output)
+    resume_from = _resume_checkpoint(settings, output / CHECKPOINTS)
     transformers.set_seed(settings.seed)
 
     encoder = (
@@ -100,7 +101,7 @@ def train(settings: TrainSettings) -> TrainResult:
         ),
     )
     started = time.perf_counter()
-    outcome = trainer.train(resume_from_checkpoint=_resume_checkpoint(settings, output / CHECKPOINTS))
+    outcome = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
 
     metrics = _prefixed(evaluator, evaluator(encoder)) if evaluator else {}
