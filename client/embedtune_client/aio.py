@@ -46,11 +46,7 @@ class AsyncClient(ClientBase):
                 else grpc.aio.insecure_channel(self.settings.target, options)
             )
         if rpc not in self._stubs:
-            self._stubs[rpc] = self._channel.unary_unary(
-                rpc.path,
-                request_serializer=rpc.request_type.SerializeToString,
-                response_deserializer=rpc.response_type.FromString,
-            )
+            self._stubs[rpc] = rpc.bind(self._channel)
         return self._stubs[rpc]
 
     async def _invoke(self, call: Call, slots: asyncio.Semaphore) -> Any:

@@ -49,11 +49,7 @@ class Client(ClientBase):
 
     def _stub(self, rpc: Rpc) -> Callable[..., Any]:
         if rpc not in self._stubs:
-            self._stubs[rpc] = self._channel.unary_unary(
-                rpc.path,
-                request_serializer=rpc.request_type.SerializeToString,
-                response_deserializer=rpc.response_type.FromString,
-            )
+            self._stubs[rpc] = rpc.bind(self._channel)
         return self._stubs[rpc]
 
     def _invoke(self, call: Call) -> Any:

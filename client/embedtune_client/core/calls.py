@@ -40,6 +40,14 @@ class Rpc:
         """The short method name, e.g. "Embed", for error messages."""
         return self.path.rsplit("/", 1)[-1]
 
+    def bind(self, channel: Any) -> Any:
+        """The callable for this method on a sync or asyncio channel."""
+        return channel.unary_unary(
+            self.path,
+            request_serializer=self.request_type.SerializeToString,
+            response_deserializer=self.response_type.FromString,
+        )
+
 
 @dataclass(frozen=True)
 class Call:
