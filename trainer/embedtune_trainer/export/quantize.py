@@ -31,6 +31,8 @@ def quantize_int8(source: Path, target: Path) -> Path:
             reduce_range=True,
             op_types_to_quantize=["MatMul"],
             nodes_to_exclude=down_projections(source),
+            # Fused transformer ops defeat shape inference; their outputs are float.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     finally:
         root.setLevel(level)
