@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
 from embedtune_client import RetryPolicy
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as rpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 DIMENSION = 8
 # Retries in tests wait milliseconds, not the default tenths of a second.

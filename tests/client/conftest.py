@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from client_fakes import FAST_RETRY, FakeServer
+
 from embedtune_client import Client
 
 

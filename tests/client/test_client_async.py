@@ -10,6 +10,7 @@ import grpc
 import numpy as np
 import pytest
 from client_fakes import FAST_RETRY, fake_vector
+
 from embedtune_client import AsyncClient, Client, NotFoundError, UnavailableError
 
 TEXTS = [f"async text {i}" for i in range(11)]

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from client_fakes import fake_vector
+
 from embedtune_client.cli import commands
 from embedtune_client.v1 import embedtune_pb2 as pb
 

@@ -6,6 +6,7 @@ import random
 
 import grpc
 import pytest
+
 from embedtune_client import Client, RetryPolicy
 from embedtune_client.core import calls, health
 from embedtune_client.core.connection import ClientSettings

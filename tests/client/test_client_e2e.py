@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+
 from embedtune_client import (
     AsyncClient,
     Client,

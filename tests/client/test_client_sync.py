@@ -8,6 +8,7 @@ import grpc
 import numpy as np
 import pytest
 from client_fakes import DIMENSION, FAST_RETRY, fake_vector
+
 from embedtune_client import (
     Client,
     DocumentRef,

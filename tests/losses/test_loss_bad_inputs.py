@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from embedtune_trainer import losses as ours
 from loss_standins import TableEncoder
+
+from embedtune_trainer import losses as ours
 
 BATCH = 6
 DIM = 4

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from loss_standins import TinyEncoder, token_features
+from sentence_transformers.sentence_transformer import losses as st
+
 from embedtune_trainer.losses import (
     CachedMultipleNegativesRankingLoss,
     MultipleNegativesRankingLoss,
     grad_cached_loss,
 )
-from loss_standins import TinyEncoder, token_features
-from sentence_transformers.sentence_transformer import losses as st
 
 BATCH = 12
 

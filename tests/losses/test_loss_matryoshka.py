@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from embedtune_trainer import losses as ours
-from embedtune_trainer.losses.base import EmbeddingLoss
 from loss_standins import TableEncoder, column_features
 from sentence_transformers.sentence_transformer import losses as st
+
+from embedtune_trainer import losses as ours
+from embedtune_trainer.losses.base import EmbeddingLoss
 
 BATCH = 10
 DIM = 8

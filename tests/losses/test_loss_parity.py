@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from embedtune_trainer import losses as ours
 from loss_standins import TableEncoder, column_features
 from sentence_transformers.sentence_transformer import losses as st
 from sentence_transformers.sentence_transformer.losses.batch_hard_triplet import (
@@ -21,6 +20,8 @@ from sentence_transformers.sentence_transformer.losses.batch_hard_triplet import
 from sentence_transformers.sentence_transformer.losses.contrastive import SiameseDistanceMetric
 from sentence_transformers.sentence_transformer.losses.triplet import TripletDistanceMetric
 from sentence_transformers.util import dot_score, pairwise_dot_score
+
+from embedtune_trainer import losses as ours
 
 BATCH = 12
 DIM = 8

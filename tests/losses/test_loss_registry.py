@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from loss_standins import TableEncoder
+
 from embedtune_trainer.data.shapes import DataShape
 from embedtune_trainer.losses import (
     BatchAllTripletLoss,
@@ -22,7 +24,6 @@ from embedtune_trainer.losses import (
     losses_for_shape,
 )
 from embedtune_trainer.losses.registry import DEFAULT_LOSSES, LOSSES
-from loss_standins import TableEncoder
 
 LABEL_KINDS = {
     DataShape.LABELED_PAIR: ("float", "int"),
