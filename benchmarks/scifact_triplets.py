@@ -32,6 +32,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="80 train queries, 40 held out, 600 documents")
     parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument(
+        "--distractors",
+        type=int,
+        default=None,
+        help="corpus = every judged abstract plus this many others (default: the whole corpus)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
     folder = shared_data("scifact")
@@ -56,6 +62,9 @@ def main() -> None:
     if args.quick:
         train_ids, test_ids = train_ids[:80], test_ids[:40]
         corpus = _subset(corpus, qrels, train_ids + test_ids, extra=600)
+    subset = args.distractors is not None and not args.quick
+    if subset:
+        corpus = _subset(corpus, qrels, train_ids + test_ids, extra=args.distractors)
 
     evaluator = RetrievalEvaluator(corpus, {q: queries[q] for q in test_ids}, {q: qrels[q] for q in test_ids})
     base = SentenceEncoder.load("default")
@@ -97,7 +106,8 @@ def main() -> None:
         [
             "```",
             "flock /tmp/embedtune-bench.lock .venv/bin/python -m benchmarks.scifact_triplets"
-            + (" --quick" if args.quick else ""),
+            + (" --quick" if args.quick else "")
+            + (f" --distractors {args.distractors}" if subset else ""),
             "```",
             "",
             f"Machine: {machine()}; {THREADS} torch threads. "
@@ -116,7 +126,7 @@ def main() -> None:
 
 
 def _subset(corpus: dict[str, str], qrels, query_ids: list[str], extra: int) -> dict[str, str]:
-    """The judged documents of `query_ids` plus `extra` others (seeded), for quick runs."""
+    """The judged documents of `query_ids` plus `extra` others (seeded): a smaller corpus."""
     keep = {d for q in query_ids for d in qrels[q]}
     others = sorted(set(corpus) - keep)
     keep |= set(random.Random(SEED).sample(others, min(extra, len(others))))
