@@ -45,6 +45,8 @@ def test_saved_folder_uses_the_legacy_form(default_encoder, tmp_path):
     }
     card = (folder / "README.md").read_text()
     assert card.startswith("---\n") and "384-dimensional" in card
+    # The bundled model is recorded by its Hub id, not by the alias "default".
+    assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card
 
 
 def test_folder_saved_by_sentence_transformers_loads_in_ours(st_reference, tmp_path):

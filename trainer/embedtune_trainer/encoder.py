@@ -12,7 +12,13 @@ from tqdm.auto import tqdm
 
 from embedtune_trainer.model_card import ModelCardData, render_model_card
 from embedtune_trainer.modules import Transformer
-from embedtune_trainer.st_format import load_modules, resolve_model_path, save_modules
+from embedtune_trainer.st_format import (
+    DEFAULT_HUB_ID,
+    DEFAULT_MODEL_NAME,
+    load_modules,
+    resolve_model_path,
+    save_modules,
+)
 
 
 class SentenceEncoder(nn.Sequential):
@@ -30,9 +36,14 @@ class SentenceEncoder(nn.Sequential):
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> SentenceEncoder:
-        """Load a sentence-transformers folder, a plain transformer folder, a Hub id, or "default"."""
+        """Load a sentence-transformers folder, a plain transformer folder, a Hub id, or "default".
+
+        `name` records where the model came from (model cards, embedtune.json): the bundled
+        "default" is named by its Hub id.
+        """
         path = resolve_model_path(name_or_path)
-        return cls(load_modules(path), name=str(name_or_path))
+        name = DEFAULT_HUB_ID if str(name_or_path) == DEFAULT_MODEL_NAME else str(name_or_path)
+        return cls(load_modules(path), name=name)
 
     @property
     def transformer(self) -> Transformer:

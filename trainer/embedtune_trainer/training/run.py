@@ -24,7 +24,6 @@ from embedtune_trainer.evaluation.loading import evaluator_for_data
 from embedtune_trainer.losses import registry
 from embedtune_trainer.losses.base import EmbeddingLoss
 from embedtune_trainer.model_card import ModelCardData
-from embedtune_trainer.st_format import DEFAULT_HUB_ID, DEFAULT_MODEL_NAME
 from embedtune_trainer.training.collator import EncoderCollator
 from embedtune_trainer.training.label_check import check_labels_against_loss
 from embedtune_trainer.training.mining import mine_hard_negatives
@@ -281,13 +280,6 @@ def _resume_checkpoint(settings: TrainSettings, checkpoints: Path) -> str | None
     return last
 
 
-def _base_name(settings: TrainSettings) -> str | None:
-    """What the card records as the base model: the Hub id for the bundled "default"."""
-    if isinstance(settings.base, SentenceEncoder):
-        return settings.base.name
-    return DEFAULT_HUB_ID if settings.base == DEFAULT_MODEL_NAME else str(settings.base)
-
-
 def _hyperparameters(settings: TrainSettings) -> dict[str, Any]:
     return {
         "epochs": settings.epochs,
@@ -307,7 +299,7 @@ def _model_card(
     settings: TrainSettings, data: TrainingData, loss: EmbeddingLoss, metrics: dict[str, float], outcome: Any
 ) -> ModelCardData:
     return ModelCardData(
-        base_model=_base_name(settings),
+        base_model=loss.model.name,
         datasets=settings.card_datasets or [data.source],
         loss=type(loss).__name__,
         loss_config=loss.config(),
@@ -329,7 +321,7 @@ def _record(
     return {
         "version": version,
         "parent": settings.parent,
-        "base_model": _base_name(settings),
+        "base_model": loss.model.name,
         "loss": type(loss).__name__,
         "loss_config": loss.config(),
         "data": {"source": data.source, "shape": data.shape.name.lower(), **data.counts},
