@@ -84,6 +84,15 @@ class Transformer(nn.Module):
             features.pop("token_type_ids", None)
         return dict(features)
 
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Tokens each text becomes after truncation, special tokens included."""
+        if not texts:
+            return []
+        if self.do_lower_case:
+            texts = [t.lower() for t in texts]
+        encoded = self.tokenizer(texts, truncation="longest_first", max_length=self.max_seq_length)
+        return [len(ids) for ids in encoded["input_ids"]]
+
     def forward(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         inputs = {k: features[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in features}
         output = self.auto_model(**inputs, return_dict=True)
