@@ -48,8 +48,8 @@ def main() -> None:
 
     reference = SentenceTransformer(str(folder), device="cpu")
     ours = SentenceEncoder.load(folder)
-    fp32 = OnnxBackend(folder, intra_op_threads=THREADS)
-    int8 = OnnxBackend(folder, quantized=True, intra_op_threads=THREADS)
+    fp32 = OnnxBackend(folder, streams=THREADS, intra_op_threads=1)
+    int8 = OnnxBackend(folder, quantized=True, streams=THREADS, intra_op_threads=1)
     systems: dict[str, Callable[[list[str]], np.ndarray]] = {
         "sentence-transformers encode (reference)": lambda t: reference.encode(t, batch_size=BATCH),
         "embedtune SentenceEncoder (torch)": lambda t: ours.encode(t, batch_size=BATCH),

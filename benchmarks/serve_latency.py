@@ -131,7 +131,7 @@ def main() -> None:
     texts = synthetic_texts(args.documents)
     common = ("--max-client-batch-size", str(UPSERT_BATCH))
 
-    server = start_server(folder, home, *common, intra_op_threads=THREADS)
+    server = start_server(folder, home, *common)
     try:
         with grpc.insecure_channel(server.address) as channel:
             embed = pb_grpc.EmbedServiceStub(channel)
@@ -150,9 +150,7 @@ def main() -> None:
         server.stop(timeout=600)
 
     started = time.perf_counter()
-    server = start_server(
-        folder, home, *common, "--index-factory", "HNSW32", intra_op_threads=THREADS, timeout=3600
-    )
+    server = start_server(folder, home, *common, "--index-factory", "HNSW32", timeout=3600)
     rebuild_s = time.perf_counter() - started
     try:
         hnsw = search_latencies(server.address, queries[: len(vectors)], vectors)

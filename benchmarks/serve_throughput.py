@@ -89,7 +89,7 @@ def server_rates(
 
     flags = ["--quantize"] if quantize else []
     home = Path(tempfile.mkdtemp(prefix="embedtune-bench-home-"))
-    server = start_server(folder, home, *flags, "--max-concurrent-requests", "4096", intra_op_threads=THREADS)
+    server = start_server(folder, home, *flags, "--max-concurrent-requests", "4096")
     try:
         drive(server.address, sentences[:256], 8, 32)  # warm-up
         return {

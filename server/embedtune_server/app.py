@@ -52,7 +52,12 @@ BackendFactory = Callable[[ModelVersion, ServerSettings], EmbeddingBackend]
 def onnx_backend(model: ModelVersion, settings: ServerSettings) -> EmbeddingBackend:
     from embedtune_server.backend.onnx_backend import OnnxBackend
 
-    return OnnxBackend(model.folder, quantized=settings.quantize, intra_op_threads=settings.intra_op_threads)
+    return OnnxBackend(
+        model.folder,
+        quantized=settings.quantize,
+        intra_op_threads=settings.intra_op_threads,
+        streams=settings.inference_streams,
+    )
 
 
 class EmbedtuneServer:
@@ -94,6 +99,7 @@ class EmbedtuneServer:
             max_batch_tokens=settings.max_batch_tokens,
             max_batch_requests=settings.max_batch_requests,
             max_concurrent_requests=settings.max_concurrent_requests,
+            inference_streams=backend.streams,
             metrics=self.metrics,
         )
         await batcher.start()

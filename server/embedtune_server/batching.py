@@ -11,10 +11,12 @@ requests overlaps ONNX Runtime running the current batch:
    (inputs x longest) and no input is padded by more than half the longest (or 16
    tokens). Grouping by length cuts padding; always taking the oldest input means no
    input starves;
-3. infer: a one-thread pool runs the backend on the batch; results go back to each
-   request's future on the event loop (post-processing happens in the RPC handler).
+3. infer: `inference_streams` threads each run the backend on one batch at a time;
+   results go back to each request's future on the event loop (post-processing
+   happens in the RPC handler). A batch is cut only when a stream is free, so
+   inputs that arrive meanwhile can still join it.
 
-The stages are joined by an inbox and a one-slot batch queue. Admission is counted
+The stages are joined by an inbox and a batch queue with a slot per stream. Admission is counted
 per request from tokenising to the last result; past `max_concurrent_requests` a
 request fails at once with `OverloadedError` (RESOURCE_EXHAUSTED) instead of queueing.
 """
@@ -150,6 +152,7 @@ class TokenBudgetBatcher:
         max_batch_requests: int,
         max_concurrent_requests: int,
         metrics: ServerMetrics,
+        inference_streams: int = 1,
     ) -> None:
         self._tokenizer = tokenizer
         self._infer = infer
@@ -157,6 +160,7 @@ class TokenBudgetBatcher:
         self._max_batch_requests = max_batch_requests
         self._max_concurrent = max_concurrent_requests
         self._metrics = metrics
+        self._streams = inference_streams
         self._in_flight = 0
         self._arrivals = itertools.count()
         self._tasks: list[asyncio.Task] = []
@@ -165,21 +169,23 @@ class TokenBudgetBatcher:
     async def start(self) -> None:
         """Start the stages on the running event loop."""
         self._tokenize_pool = ThreadPoolExecutor(1, thread_name_prefix="embedtune-tokenize")
-        self._infer_pool = ThreadPoolExecutor(1, thread_name_prefix="embedtune-infer")
+        self._infer_pool = ThreadPoolExecutor(self._streams, thread_name_prefix="embedtune-infer")
         self._inbox: asyncio.Queue[tuple[_Request, list[np.ndarray]]] = asyncio.Queue()
-        self._batches: asyncio.Queue[list[_Entry]] = asyncio.Queue(maxsize=1)
-        self._inference_free = asyncio.Semaphore(1)
+        self._batches: asyncio.Queue[list[_Entry]] = asyncio.Queue(maxsize=self._streams)
+        self._inference_free = asyncio.Semaphore(self._streams)
         self._pending: list[_Entry] = []  # owned by the cut task
-        self._running: list[_Entry] = []  # owned by the infer task
-        self._tasks = [
-            asyncio.create_task(self._cut_loop(), name="embedtune-cut"),
-            asyncio.create_task(self._infer_loop(), name="embedtune-infer"),
+        self._running: dict[int, list[_Entry]] = {}  # each stream's task owns its entry
+        self._tasks = [asyncio.create_task(self._cut_loop(), name="embedtune-cut")]
+        self._tasks += [
+            asyncio.create_task(self._infer_loop(stream), name=f"embedtune-infer-{stream}")
+            for stream in range(self._streams)
         ]
 
     async def stop(self) -> None:
         """Stop the stages; requests still waiting fail with BatcherClosedError."""
         self._closed = True
-        waiting = [entry.request for entry in self._pending + self._running]
+        running = [entry for batch in self._running.values() for entry in batch]
+        waiting = [entry.request for entry in self._pending + running]
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -267,17 +273,17 @@ class TokenBudgetBatcher:
             items.append(queue.get_nowait())
         return items
 
-    async def _infer_loop(self) -> None:
+    async def _infer_loop(self, stream: int) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._batches.get()
             try:
-                self._running = [e for e in batch if not e.request.cancelled]
-                self._metrics.cancelled_inputs.inc(len(batch) - len(self._running))
-                if self._running:
-                    await self._infer_batch(loop, self._running)
+                live = self._running[stream] = [e for e in batch if not e.request.cancelled]
+                self._metrics.cancelled_inputs.inc(len(batch) - len(live))
+                if live:
+                    await self._infer_batch(loop, live)
             finally:
-                self._running = []
+                self._running.pop(stream, None)
                 self._inference_free.release()
 
     async def _infer_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Entry]) -> None:

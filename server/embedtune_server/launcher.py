@@ -68,15 +68,13 @@ def start_server(
     *flags: str,
     env: dict[str, str] | None = None,
     timeout: float = 90,
-    intra_op_threads: int = 1,
 ) -> ServerProcess:
     """Run `python -m embedtune_server serve` on a free port; return once it listens."""
     home.mkdir(parents=True, exist_ok=True)
     log = home.parent / f"{home.name}-server-{time.monotonic_ns()}.log"
     command = [
         sys.executable, "-m", "embedtune_server", "serve",
-        "--home", str(home), "--model", str(model_dir), "--port", "0",
-        "--intra-op-threads", str(intra_op_threads), *flags,
+        "--home", str(home), "--model", str(model_dir), "--port", "0", *flags,
     ]  # fmt: skip
     with open(log, "wb") as out:
         process = subprocess.Popen(

@@ -57,8 +57,14 @@ class ServerSettings:
     max_feedback_items: int = field(default=1000, metadata=_help("most items in one SubmitFeedback"))
     max_id_bytes: int = field(default=256, metadata=_help("longest document id, in UTF-8 bytes"))
     # runtime
+    inference_streams: int = field(
+        default=0,
+        metadata=_help(
+            "batches run at once, each in its own ONNX Runtime session (0: one per core, at most 4)"
+        ),
+    )
     intra_op_threads: int = field(
-        default=0, metadata=_help("ONNX Runtime intra-op threads (0: one per core)")
+        default=0, metadata=_help("ONNX Runtime threads per stream (0: the cores shared among the streams)")
     )
     index_factory: str = field(
         default="Flat",

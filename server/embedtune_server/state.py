@@ -20,12 +20,16 @@ from embedtune_server.index.base import VectorIndex
 
 
 class EmbeddingBackend(Protocol):
-    """What the server needs from an encoder (the ONNX Runtime backend, or a fake in tests)."""
+    """What the server needs from an encoder (the ONNX Runtime backend, or a fake in tests).
+
+    `infer` must be safe to call from `streams` threads at once.
+    """
 
     dimension: int
     max_seq_length: int
     model_name: str
     normalized: bool
+    streams: int
     tokenizer: object
 
     def infer(self, token_ids: list[np.ndarray]) -> np.ndarray: ...

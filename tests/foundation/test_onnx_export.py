@@ -10,6 +10,7 @@ import onnx
 import pytest
 
 from embedtune_server.backend import InputTooLongError, OnnxBackend
+from embedtune_server.backend.onnx_backend import resolve_parallelism
 
 FP32_MIN_COSINE = 0.9999  # every sentence
 INT8_MEAN_COSINE = 0.99  # per-channel, reduced-range dynamic int8
@@ -104,3 +105,29 @@ def test_server_backend_never_imports_torch(onnx_model_dir):
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("streams", "threads", "cores", "expected"),
+    [
+        (0, 0, 2, (2, 1)),
+        (0, 0, 16, (4, 4)),
+        (0, 0, 1, (1, 1)),
+        (3, 0, 16, (3, 5)),
+        (1, 0, 8, (1, 8)),
+        (2, 3, 2, (2, 3)),
+    ],
+)
+def test_parallelism_shares_the_cores_among_streams(streams, threads, cores, expected):
+    assert resolve_parallelism(streams, threads, cores) == expected
+
+
+def test_negative_parallelism_is_refused():
+    with pytest.raises(ValueError, match="streams and intra_op_threads must be >= 0"):
+        resolve_parallelism(-1, 0, 2)
+
+
+def test_streams_give_the_same_embeddings_as_one_session(onnx_model_dir, varied_sentences):
+    one = OnnxBackend(onnx_model_dir, streams=1).encode(varied_sentences, batch_size=8)
+    three = OnnxBackend(onnx_model_dir, streams=3, intra_op_threads=1).encode(varied_sentences, batch_size=8)
+    np.testing.assert_allclose(three, one, atol=1e-5)

@@ -218,3 +218,48 @@ def test_stop_fails_waiting_requests():
 
     results = asyncio.run(run())
     assert isinstance(results[1], BatcherClosedError)
+
+
+class CountingBackend:
+    """Holds every batch until `release`; records the most batches inside `infer` at once."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self.most_inside = 0
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+
+    def infer(self, token_ids):
+        with self.lock:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        self.release.wait(10)
+        with self.lock:
+            self.inside -= 1
+        return np.array([[ids[0], len(ids)] for ids in token_ids], dtype=np.float32)
+
+
+@pytest.mark.parametrize("streams", [1, 2, 3])
+def test_streams_bound_the_batches_running_at_once(streams):
+    async def run():
+        backend = CountingBackend()
+        batcher = TokenBudgetBatcher(
+            WordTokenizer(),
+            backend.infer,
+            max_batch_tokens=1000,
+            max_batch_requests=1,  # one input per batch: six batches compete for the streams
+            max_concurrent_requests=100,
+            metrics=ServerMetrics(),
+            inference_streams=streams,
+        )
+        await batcher.start()
+        tasks = [asyncio.create_task(batcher.embed([text(i, 2)])) for i in range(6)]
+        await asyncio.sleep(0.1)
+        backend.release.set()
+        results = await asyncio.gather(*tasks)
+        await batcher.stop()
+        return backend.most_inside, results
+
+    most_inside, results = asyncio.run(run())
+    assert most_inside == streams
+    assert [r.embeddings[0, 0] for r in results] == list(range(6))

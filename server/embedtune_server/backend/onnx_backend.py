@@ -3,11 +3,20 @@
 A narrow interface, as TEI's backends have: `infer` token ids to embeddings, and
 `health`. Tokenising is separate (see tokenizer.py) so the batcher can count tokens
 before it forms batches and tokenising can overlap inference.
+
+The backend holds `streams` sessions, and `infer` may run on that many threads at
+once. On a small CPU several one-thread sessions, each running its own batch, beat
+one session spreading every batch over all cores: a sentence batch is a long chain
+of small operators, and each parallel operator pays a fork/join across threads
+(on 2 cores: about 1.25x the throughput of one two-thread session; docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import queue
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,24 +30,50 @@ INT8_FILE = "model_qint8.onnx"
 OUTPUT = "sentence_embedding"
 
 
-class OnnxBackend:
-    """One ONNX Runtime session; `infer` is safe to call from one thread at a time per batch."""
+# Past this many streams, more threads per stream serve large batches better.
+MAX_AUTO_STREAMS = 4
 
-    def __init__(self, model_dir: Path, quantized: bool = False, intra_op_threads: int = 0) -> None:
+
+def resolve_parallelism(streams: int, intra_op_threads: int, cores: int | None = None) -> tuple[int, int]:
+    """(streams, threads per stream) from settings where 0 means "choose for this machine".
+
+    Auto: one stream per core up to MAX_AUTO_STREAMS, and the cores shared out
+    among the streams, so streams x threads never exceeds the cores unless asked to.
+    """
+    if streams < 0 or intra_op_threads < 0:
+        raise ValueError(f"streams and intra_op_threads must be >= 0, got {streams} and {intra_op_threads}")
+    cores = cores or os.cpu_count() or 1
+    streams = streams or min(cores, MAX_AUTO_STREAMS)
+    return streams, intra_op_threads or max(1, cores // streams)
+
+
+class OnnxBackend:
+    """`streams` ONNX Runtime sessions of one graph; `infer` is safe from that many threads at once."""
+
+    def __init__(
+        self, model_dir: Path, quantized: bool = False, intra_op_threads: int = 0, streams: int = 0
+    ) -> None:
         self.model_dir = Path(model_dir)
         graph = self.model_dir / ONNX_DIR / (INT8_FILE if quantized else FP32_FILE)
         if not graph.is_file():
             hint = " (export with --quantize)" if quantized else ""
             raise FileNotFoundError(f"{graph} is missing: export the model with `embedtune export`{hint}")
+        self.streams, self.intra_op_threads = resolve_parallelism(streams, intra_op_threads)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
+        options.intra_op_num_threads = self.intra_op_threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        sessions = [
+            ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+            for _ in range(self.streams)
+        ]
+        self._sessions: queue.SimpleQueue[ort.InferenceSession] = queue.SimpleQueue()
+        for session in sessions:
+            self._sessions.put(session)
         self.quantized = quantized
         self.tokenizer = TextTokenizer.from_model_dir(self.model_dir)
-        self._input_names = {i.name for i in self.session.get_inputs()}
-        outputs = {o.name: o for o in self.session.get_outputs()}
+        self._input_names = {i.name for i in session.get_inputs()}
+        outputs = {o.name: o for o in session.get_outputs()}
         if OUTPUT not in outputs:
             raise ValueError(f"{graph} has no {OUTPUT!r} output: re-export it with `embedtune export`")
         width = outputs[OUTPUT].shape[1]
@@ -66,21 +101,28 @@ class OnnxBackend:
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
-        return self.session.run([OUTPUT], feeds)[0].astype(np.float32, copy=False)
+        session = self._sessions.get()
+        try:
+            return session.run([OUTPUT], feeds)[0].astype(np.float32, copy=False)
+        finally:
+            self._sessions.put(session)
 
     def encode(
         self, texts: list[str], truncate: bool = True, direction: str = RIGHT, batch_size: int = 32
     ) -> np.ndarray:
         """Tokenise and infer outside the batcher (tests, tools, benchmarks).
 
-        Texts are sorted by token count so each batch pads little, then put back in order.
+        Texts are sorted by token count so each batch pads little, then put back in
+        order; the batches run on all streams at once.
         """
         token_ids = self.tokenizer.encode(texts, truncate=truncate, direction=direction)
         order = np.argsort([-len(ids) for ids in token_ids], kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            idx = order[start : start + batch_size]
-            out[idx] = self.infer([token_ids[i] for i in idx])
+        batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+        with ThreadPoolExecutor(self.streams, thread_name_prefix="embedtune-encode") as pool:
+            vectors = pool.map(lambda idx: self.infer([token_ids[i] for i in idx]), batches)
+            for idx, batch_vectors in zip(batches, vectors, strict=True):
+                out[idx] = batch_vectors
         return out
 
     def health(self) -> None:
