@@ -23,6 +23,7 @@ def export_model_folder(
     Without it, `model` must be a local folder and the export is written into it.
     """
     from embedtune_trainer.encoder import SentenceEncoder
+    from embedtune_trainer.export.calibration import calibration_batches
     from embedtune_trainer.export.onnx_graph import export_onnx
     from embedtune_trainer.export.quantize import quantize_int8
     from embedtune_trainer.st_format import resolve_model_path
@@ -43,6 +44,7 @@ def export_model_folder(
         written = [fp32]
         progress.update()
         if quantize:
-            written.append(quantize_int8(fp32, folder / ONNX_DIR / INT8_FILE))
+            int8 = quantize_int8(fp32, folder / ONNX_DIR / INT8_FILE, calibration_batches(encoder))
+            written.append(int8)
             progress.update()
     return written
