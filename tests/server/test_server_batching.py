@@ -139,6 +139,17 @@ def test_cut_batch_prefers_the_oldest_and_keeps_padding_low():
     assert [e.length for e in batch] == [10, 11] and [e.length for e in rest] == [12]
 
 
+def test_cut_batch_pads_no_input_by_more_than_an_eighth_of_the_longest():
+    request = _Request(future=None, size=1, enqueued_at=0.0)
+
+    def cut(lengths):
+        pending = [_Entry(request, 0, np.zeros(n, np.int64), i) for i, n in enumerate(lengths)]
+        return [e.length for e in cut_batch(pending, max_batch_requests=8, max_batch_tokens=10_000)[0]]
+
+    assert cut([20, 17, 24, 16]) == [20]  # 17 would pad 3 > max(20 // 8, 2); 24 would pad 4 > 24 // 8
+    assert cut([80, 71, 69, 90]) == [71, 80]  # 9 <= 80 // 8; 69 would make it 11
+
+
 def test_cancelled_request_is_dropped_before_inference():
     async def run():
         backend = GatedBackend()
