@@ -71,3 +71,12 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def server_thread_flags(threads: int) -> tuple[str, ...]:
+    """`embedtune serve` flags for `threads` inference streams of one ONNX Runtime thread each.
+
+    That is the server's own default on a `threads`-core machine; spelling it out
+    makes a run on a bigger machine measure the same configuration.
+    """
+    return ("--inference-streams", str(threads), "--intra-op-threads", "1")

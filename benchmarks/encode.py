@@ -80,7 +80,9 @@ def main() -> None:
     body = "\n\n".join(
         [
             f"`.venv/bin/python -m benchmarks.encode` — {len(sentences)} STSb dev sentences, batch {BATCH}, "
-            f"{THREADS} threads, best of {args.repeats} passes after a warm-up. Machine: {machine()}.",
+            f"{THREADS} threads (torch: {THREADS} intra-op threads; ONNX Runtime: {THREADS} streams of one "
+            f"thread, the server's default), best of {args.repeats} passes after a warm-up. "
+            f"Machine: {machine()}.",
             table(
                 ["system", "sentences/s", "vs reference", "mean cosine to reference", "min cosine"],
                 rows,

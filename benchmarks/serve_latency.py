@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import machine, stsb_sentences, table, write_section
+from benchmarks.common import machine, server_thread_flags, stsb_sentences, table, write_section
 
 THREADS = 2
 UPSERT_BATCH = 256
@@ -129,7 +129,7 @@ def main() -> None:
     sentences = stsb_sentences("dev")
     queries = sentences[: args.requests]
     texts = synthetic_texts(args.documents)
-    common = ("--max-client-batch-size", str(UPSERT_BATCH))
+    common = ("--max-client-batch-size", str(UPSERT_BATCH), *server_thread_flags(THREADS))
 
     server = start_server(folder, home, *common)
     try:
@@ -171,7 +171,7 @@ def main() -> None:
     body = "\n\n".join(
         [
             "`.venv/bin/python -m benchmarks.serve_latency` — `embedtune serve` "
-            f"(fp32, {THREADS} ONNX Runtime threads) on loopback, one client, "
+            f"(fp32, {THREADS} inference streams of one ONNX Runtime thread) on loopback, one client, "
             f"{args.requests} sequential requests per row, k={K}. "
             f"Machine: {machine()}.",
             table(["request", "documents", "p50 ms", "p99 ms"], rows),

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import machine, stsb_sentences, table, write_section
+from benchmarks.common import machine, server_thread_flags, stsb_sentences, table, write_section
 
 THREADS = 2
 BATCH = 32
@@ -89,7 +89,9 @@ def server_rates(
 
     flags = ["--quantize"] if quantize else []
     home = Path(tempfile.mkdtemp(prefix="embedtune-bench-home-"))
-    server = start_server(folder, home, *flags, "--max-concurrent-requests", "4096")
+    server = start_server(
+        folder, home, *flags, *server_thread_flags(THREADS), "--max-concurrent-requests", "4096"
+    )
     try:
         drive(server.address, sentences[:256], 8, 32)  # warm-up
         return {
@@ -131,7 +133,8 @@ def main() -> None:
         [
             f"`.venv/bin/python -m benchmarks.serve_throughput` — {len(sentences)} STSb dev sentences "
             "through "
-            f"`embedtune serve` on loopback ({THREADS} ONNX Runtime threads), best of {args.repeats} passes, "
+            f"`embedtune serve` on loopback ({THREADS} inference streams of one ONNX Runtime thread), "
+            f"best of {args.repeats} passes, "
             f"against sentence-transformers `encode` in process (batch {BATCH}, {THREADS} torch threads): "
             f"**{reference:.0f} sentences/s**. Clients run on the same machine. Machine: {machine()}.",
             table(["model", "concurrent clients", "sentences/request", "sentences/s", "vs reference"], rows),
