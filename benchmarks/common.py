@@ -73,10 +73,12 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
-def server_thread_flags(threads: int) -> tuple[str, ...]:
-    """`embedtune serve` flags for `threads` inference streams of one ONNX Runtime thread each.
+def server_thread_flags(cores: int) -> tuple[str, ...]:
+    """`embedtune serve` flags for the streams and threads it picks by itself on `cores` cores.
 
-    That is the server's own default on a `threads`-core machine; spelling it out
-    makes a run on a bigger machine measure the same configuration.
+    Spelling them out makes a run on a bigger machine measure the same configuration.
     """
-    return ("--inference-streams", str(threads), "--intra-op-threads", "1")
+    from embedtune_server.backend.onnx_backend import resolve_parallelism
+
+    streams, threads = resolve_parallelism(0, 0, cores)
+    return ("--inference-streams", str(streams), "--intra-op-threads", str(threads))

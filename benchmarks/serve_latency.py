@@ -168,10 +168,11 @@ def main() -> None:
         ["Search by text (embed + search), HNSW32", args.documents, *hnsw["text"]],
         ["Search by vector, HNSW32", args.documents, *hnsw["vector"]],
     ]
+    flags = " ".join(server_thread_flags(THREADS))
     body = "\n\n".join(
         [
             "`.venv/bin/python -m benchmarks.serve_latency` — `embedtune serve` "
-            f"(fp32, {THREADS} inference streams of one ONNX Runtime thread) on loopback, one client, "
+            f"(fp32, its default on {THREADS} cores: `{flags}`) on loopback, one client, "
             f"{args.requests} sequential requests per row, k={K}. "
             f"Machine: {machine()}.",
             table(["request", "documents", "p50 ms", "p99 ms"], rows),

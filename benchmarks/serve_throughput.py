@@ -129,11 +129,12 @@ def main() -> None:
             )
     if args.quick:
         return
+    flags = " ".join(server_thread_flags(THREADS))
     body = "\n\n".join(
         [
             f"`.venv/bin/python -m benchmarks.serve_throughput` — {len(sentences)} STSb dev sentences "
             "through "
-            f"`embedtune serve` on loopback ({THREADS} inference streams of one ONNX Runtime thread), "
+            f"`embedtune serve` on loopback (its default on {THREADS} cores: `{flags}`), "
             f"best of {args.repeats} passes, "
             f"against sentence-transformers `encode` in process (batch {BATCH}, {THREADS} torch threads): "
             f"**{reference:.0f} sentences/s**. Clients run on the same machine. Machine: {machine()}.",
