@@ -5,9 +5,9 @@ reduced range (the AVX2 int8 kernels saturate at full range), activations per
 tensor at run time. The feed-forward down-projections (weights wider in than out,
 e.g. 1536 -> 384) get their outlier input channels split off into a small fp32
 product first (outlier_split.py); a down-projection with too many outliers for that
-stays fp32 whole. On all-MiniLM-L6-v2 this keeps about 0.995 mean cosine to fp32
-where plain per-tensor int8 keeps about 0.97 and int8 everywhere without the split
-about 0.99 (figures and command in docs/benchmarks.md).
+stays fp32 whole. On all-MiniLM-L6-v2 (STSb sentences) this keeps 0.995 mean cosine
+to fp32, where plain per-tensor int8 keeps 0.96 and per-channel int8 without the
+split 0.992 (`python -m benchmarks.int8_variants`, docs/benchmarks.md).
 """
 
 from __future__ import annotations

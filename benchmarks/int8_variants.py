@@ -1,0 +1,155 @@
+"""What each int8 recipe keeps of the fp32 embeddings, and what it runs at.
+
+    .venv/bin/python -m benchmarks.int8_variants [--quick]
+
+Builds four int8 graphs of the bundled model and compares each with the fp32 graph
+on STSb dev sentences (short) and SciFact abstracts (long, technical; truncated to
+256 tokens): mean and min cosine to fp32, and sentences/s on STSb (the server's
+backend, 2 one-thread streams, batch 32, best of 3 passes after a warm-up):
+
+1. ONNX Runtime's plain dynamic int8 (weights per tensor, full range);
+2. weights per channel with reduced range, every MatMul;
+3. as 2, with the feed-forward down-projections left fp32 (our earlier recipe);
+4. as 2, with the down-projections' outlier input channels split off into fp32
+   (our recipe: embedtune_trainer/export/quantize.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import machine, shared_data, stsb_sentences, table, write_section
+
+STREAMS = 2
+BATCH = 32
+
+
+def scifact_abstracts(count: int) -> list[str]:
+    with open(shared_data("scifact") / "corpus.jsonl", encoding="utf-8") as f:
+        rows = [json.loads(line) for _, line in zip(range(count), f, strict=False)]
+    return [f"{row.get('title', '')}. {row['text']}" for row in rows]
+
+
+def quantizers(folder: Path) -> dict[str, Callable[[Path, Path], None]]:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from embedtune_trainer import SentenceEncoder
+    from embedtune_trainer.export.calibration import calibration_batches
+    from embedtune_trainer.export.quantize import down_projections, quantize_int8
+
+    def ort_dynamic(**options) -> Callable[[Path, Path], None]:
+        def run(source: Path, target: Path) -> None:
+            quantize_dynamic(str(source), str(target), op_types_to_quantize=["MatMul"], **options)
+
+        return run
+
+    per_channel = {"weight_type": QuantType.QInt8, "per_channel": True, "reduce_range": True}
+    down = [n.name for n in down_projections(onnx.load(str(folder / "onnx" / "model.onnx")))]
+    calibration = calibration_batches(SentenceEncoder.load(folder))
+    return {
+        "plain dynamic int8 (per-tensor weights)": ort_dynamic(weight_type=QuantType.QInt8),
+        "per-channel reduced-range, every MatMul": ort_dynamic(**per_channel),
+        "per-channel, down-projections fp32": ort_dynamic(**per_channel, nodes_to_exclude=down),
+        "per-channel, down-projection outliers split to fp32 (ours)": lambda s, t: quantize_int8(
+            s, t, calibration
+        ),
+    }
+
+
+def rate(backend, sentences: list[str], repeats: int) -> float:
+    backend.encode(sentences[:64], batch_size=BATCH)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        backend.encode(sentences, batch_size=BATCH)
+        best = min(best, time.perf_counter() - start)
+    return len(sentences) / best
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="300 sentences, 50 abstracts, one pass")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime's per-call pre-processing hint
+
+    from embedtune_server.backend import OnnxBackend
+    from embedtune_trainer.export import export_model_folder
+
+    sentences, abstracts = stsb_sentences("dev"), scifact_abstracts(300)
+    if args.quick:
+        sentences, abstracts, args.repeats = sentences[:300], abstracts[:50], 1
+    root = Path(tempfile.mkdtemp(prefix="embedtune-bench-"))
+    folder = root / "model"
+    export_model_folder("default", output=folder)
+    fp32 = OnnxBackend(folder, streams=STREAMS, intra_op_threads=1)
+    reference = {"stsb": fp32.encode(sentences), "scifact": fp32.encode(abstracts)}
+    rows = [
+        [
+            "fp32 (reference)",
+            "1.00000",
+            "1.00000",
+            "1.00000",
+            "1.00000",
+            f"{rate(fp32, sentences, args.repeats):.0f}",
+        ]
+    ]
+    for name, quantize in quantizers(folder).items():
+        variant = root / f"variant-{len(rows)}"
+        shutil.copytree(folder, variant)
+        quantize(folder / "onnx" / "model.onnx", variant / "onnx" / "model_qint8.onnx")
+        backend = OnnxBackend(variant, quantized=True, streams=STREAMS, intra_op_threads=1)
+        short = cosines(backend.encode(sentences), reference["stsb"])
+        long = cosines(backend.encode(abstracts), reference["scifact"])
+        speed = rate(backend, sentences, args.repeats)
+        rows.append(
+            [
+                name,
+                f"{short.mean():.5f}",
+                f"{short.min():.5f}",
+                f"{long.mean():.5f}",
+                f"{long.min():.5f}",
+                f"{speed:.0f}",
+            ]
+        )
+        print(" | ".join(str(c) for c in rows[-1]))
+    if args.quick:
+        return
+    body = "\n\n".join(
+        [
+            f"`.venv/bin/python -m benchmarks.int8_variants` — cosine of each int8 graph's embeddings to "
+            f"the fp32 graph's on {len(sentences)} STSb dev sentences and {len(abstracts)} SciFact "
+            f"abstracts (truncated at 256 tokens); sentences/s on STSb with the server's backend "
+            f"({STREAMS} one-thread streams, batch {BATCH}, best of {args.repeats}). Machine: {machine()}.",
+            table(
+                [
+                    "int8 recipe",
+                    "STSb mean cos",
+                    "STSb min cos",
+                    "SciFact mean cos",
+                    "SciFact min cos",
+                    "sentences/s",
+                ],
+                rows,
+            ),
+        ]
+    )
+    write_section("int8 recipes: accuracy and speed", body)
+
+
+if __name__ == "__main__":
+    main()
