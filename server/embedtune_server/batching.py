@@ -4,8 +4,8 @@ The pipeline has three stages, each on its own thread or task, so tokenising the
 requests overlaps ONNX Runtime running the current batch:
 
 1. tokenize: a one-thread pool runs the Rust tokenizer (it releases the GIL);
-2. cut: ONE asyncio task owns the queue of waiting inputs. It waits until the
-   inference stage is free, drops inputs whose RPC was cancelled, and cuts the next
+2. cut: ONE asyncio task owns the queue of waiting inputs. It waits until an
+   inference stream is free, drops inputs whose RPC was cancelled, and cuts the next
    batch: the oldest waiting input plus the inputs closest to it in length, while the
    batch stays within `max_batch_requests` inputs and `max_batch_tokens` padded tokens
    (inputs x longest) and no input is padded by more than an eighth of the longest
