@@ -19,8 +19,9 @@ requests overlaps ONNX Runtime running the current batch:
    inputs that arrive meanwhile can still join it.
 
 The stages are joined by an inbox and a batch queue with a slot per stream.
-Admission is counted per request from tokenising to the last result; past `max_concurrent_requests` a
-request fails at once with `OverloadedError` (RESOURCE_EXHAUSTED) instead of queueing.
+Admission is counted per request from tokenising to the last result; past
+`max_concurrent_requests` a request fails at once with `OverloadedError`
+(RESOURCE_EXHAUSTED) instead of queueing.
 """
 
 from __future__ import annotations
