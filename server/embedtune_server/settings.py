@@ -113,6 +113,9 @@ class ServerSettings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("inference_streams", "intra_op_threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 (automatic) or more, got {getattr(self, name)}")
         if self.sqlite_synchronous not in SQLITE_SYNCHRONOUS_MODES:
             raise ValueError(
                 f"sqlite_synchronous must be one of {SQLITE_SYNCHRONOUS_MODES}: {self.sqlite_synchronous!r}"

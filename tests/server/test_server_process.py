@@ -117,3 +117,5 @@ def test_settings_refuse_nonsense():
         ServerSettings(max_search_k=0)
     with pytest.raises(ValueError, match="tls_cert and tls_key"):
         ServerSettings(tls_cert=Path("c.pem"))
+    with pytest.raises(ValueError, match=r"inference_streams must be 0 \(automatic\) or more, got -1"):
+        ServerSettings(inference_streams=-1)
