@@ -60,8 +60,7 @@ class ServerSettings:
     inference_streams: int = field(
         default=0,
         metadata=_help(
-            "batches run at once, each in its own ONNX Runtime session"
-            " (0: one more than the cores, at most 4)"
+            "batches run at once, each in its own ONNX Runtime session (0: one per core, at most 4)"
         ),
     )
     intra_op_threads: int = field(

@@ -110,10 +110,10 @@ def test_server_backend_never_imports_torch(onnx_model_dir):
 @pytest.mark.parametrize(
     ("streams", "threads", "cores", "expected"),
     [
-        (0, 0, 2, (3, 1)),
+        (0, 0, 2, (2, 1)),
         (0, 0, 4, (4, 1)),
         (0, 0, 16, (4, 4)),
-        (0, 0, 1, (2, 1)),
+        (0, 0, 1, (1, 1)),
         (3, 0, 16, (3, 5)),
         (1, 0, 8, (1, 8)),
         (2, 3, 2, (2, 3)),
