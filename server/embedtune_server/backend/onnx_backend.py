@@ -74,8 +74,8 @@ class OnnxBackend:
             self._sessions.put(session)
         self.quantized = quantized
         self.tokenizer = TextTokenizer.from_model_dir(self.model_dir)
-        self._input_names = {i.name for i in session.get_inputs()}
-        outputs = {o.name: o for o in session.get_outputs()}
+        self._input_names = {i.name for i in sessions[0].get_inputs()}
+        outputs = {o.name: o for o in sessions[0].get_outputs()}
         if OUTPUT not in outputs:
             raise ValueError(f"{graph} has no {OUTPUT!r} output: re-export it with `embedtune export`")
         width = outputs[OUTPUT].shape[1]
