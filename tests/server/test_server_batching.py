@@ -265,7 +265,11 @@ def test_streams_bound_the_batches_running_at_once(streams):
         )
         await batcher.start()
         tasks = [asyncio.create_task(batcher.embed([text(i, 2)])) for i in range(6)]
-        await asyncio.sleep(0.1)
+        for _ in range(500):  # until every stream holds a batch (at most 5 s)
+            if backend.inside == streams:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # room for a batch beyond the streams to get in, were that possible
         backend.release.set()
         results = await asyncio.gather(*tasks)
         await batcher.stop()
