@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("EMBEDTUNE_SHARED_DATA", REPO.parent / "shared" / "data"))
 REPORT = REPO / "docs" / "benchmarks.md"
@@ -82,3 +84,8 @@ def server_thread_flags(cores: int) -> tuple[str, ...]:
 
     streams, threads = resolve_parallelism(0, 0, cores)
     return ("--inference-streams", str(streams), "--intra-op-threads", str(threads))
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of two embedding matrices."""
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import machine, stsb_sentences, table, write_section
+from benchmarks.common import cosines, machine, stsb_sentences, table, write_section
 
 THREADS = 2
 BATCH = 32
@@ -36,6 +36,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from embedtune_server.backend import OnnxBackend
+    from embedtune_server.backend.onnx_backend import resolve_parallelism
     from embedtune_trainer import SentenceEncoder
     from embedtune_trainer.export import export_model_folder
 
@@ -48,8 +49,10 @@ def main() -> None:
 
     reference = SentenceTransformer(str(folder), device="cpu")
     ours = SentenceEncoder.load(folder)
-    fp32 = OnnxBackend(folder, streams=THREADS, intra_op_threads=1)
-    int8 = OnnxBackend(folder, quantized=True, streams=THREADS, intra_op_threads=1)
+    # What the server picks by itself on THREADS cores, spelled out for bigger machines.
+    streams, per_stream = resolve_parallelism(0, 0, THREADS)
+    fp32 = OnnxBackend(folder, streams=streams, intra_op_threads=per_stream)
+    int8 = OnnxBackend(folder, quantized=True, streams=streams, intra_op_threads=per_stream)
     systems: dict[str, Callable[[list[str]], np.ndarray]] = {
         "sentence-transformers encode (reference)": lambda t: reference.encode(t, batch_size=BATCH),
         "embedtune SentenceEncoder (torch)": lambda t: ours.encode(t, batch_size=BATCH),
@@ -72,7 +75,7 @@ def main() -> None:
     for name in systems:
         rate = len(sentences) / best[name]
         a, b = outputs[name], outputs[ref_name]
-        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+        cos = cosines(a, b)
         rows.append([name, f"{rate:.0f}", f"{rate / ref_rate:.2f}×", f"{cos.mean():.5f}", f"{cos.min():.5f}"])
         print(f"{name:45s} {rate:7.1f} sentences/s  {rate / ref_rate:5.2f}×  mean cos {cos.mean():.5f}")
     if args.quick:
@@ -80,8 +83,9 @@ def main() -> None:
     body = "\n\n".join(
         [
             f"`.venv/bin/python -m benchmarks.encode` — {len(sentences)} STSb dev sentences, batch {BATCH}, "
-            f"{THREADS} threads (torch: {THREADS} intra-op threads; ONNX Runtime: {THREADS} streams of one "
-            f"thread, the server's default), best of {args.repeats} passes after a warm-up. "
+            f"{THREADS} threads (torch: {THREADS} intra-op threads; ONNX Runtime: {streams} streams of "
+            f"{per_stream} thread(s), the server's default on {THREADS} cores), "
+            f"best of {args.repeats} passes after a warm-up. "
             f"Machine: {machine()}.",
             table(
                 ["system", "sentences/s", "vs reference", "mean cosine to reference", "min cosine"],

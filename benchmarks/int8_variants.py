@@ -25,9 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
-from benchmarks.common import machine, shared_data, stsb_sentences, table, write_section
+from benchmarks.common import cosines, machine, shared_data, stsb_sentences, table, write_section
 
 STREAMS = 2
 BATCH = 32
@@ -74,10 +72,6 @@ def rate(backend, sentences: list[str], repeats: int) -> float:
         backend.encode(sentences, batch_size=BATCH)
         best = min(best, time.perf_counter() - start)
     return len(sentences) / best
-
-
-def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
 def main() -> None:
