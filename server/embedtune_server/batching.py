@@ -10,9 +10,9 @@ requests overlaps ONNX Runtime running the current batch:
    batch stays within `max_batch_requests` inputs and `max_batch_tokens` padded tokens
    (inputs x longest) and no input is padded by more than an eighth of the longest
    (or 2 tokens). Padding is paid for in full by inference: a looser rule (half the
-   longest, or 16 tokens) padded STSb traffic by a third and cost a fifth of the
-   throughput, while several streams keep small batches cheap. Always taking the
-   oldest input means no input starves;
+   longest, or 16 tokens) pads STSb traffic by a third (benchmarks/padding.py), while
+   several streams keep small batches cheap. Always taking the oldest input means no
+   input starves;
 3. infer: `inference_streams` threads each run the backend on one batch at a time;
    results go back to each request's future on the event loop (post-processing
    happens in the RPC handler). A batch is cut only when a stream is free, so
@@ -103,9 +103,17 @@ class _Entry:
 
 
 def cut_batch(
-    pending: Sequence[_Entry], max_batch_requests: int, max_batch_tokens: int
+    pending: Sequence[_Entry],
+    max_batch_requests: int,
+    max_batch_tokens: int,
+    *,
+    padding_share: int = _PADDING_SHARE,
+    padding_slack: int = _PADDING_SLACK,
 ) -> tuple[list[_Entry], list[_Entry]]:
-    """Split `pending` (oldest first) into the next batch, sorted by length, and the rest."""
+    """Split `pending` (oldest first) into the next batch, sorted by length, and the rest.
+
+    The padding bound is a parameter only so benchmarks/padding.py can compare rules.
+    """
     window = list(pending[: max_batch_requests * _WINDOW_FACTOR])
     by_length = sorted(window, key=lambda e: (e.length, e.arrival))
     lo = hi = by_length.index(window[0])
@@ -118,7 +126,7 @@ def cut_batch(
         return (
             count <= max_batch_requests
             and count * new_longest <= max_batch_tokens
-            and padding <= max(new_longest // _PADDING_SHARE, _PADDING_SLACK)
+            and padding <= max(new_longest // padding_share, padding_slack)
         )
 
     while True:
