@@ -8,7 +8,7 @@ The backend holds `streams` sessions, and `infer` may run on that many threads a
 once. On a small CPU several one-thread sessions, each running its own batch, beat
 one session spreading every batch over all cores: a sentence batch is a long chain
 of small operators, and each parallel operator pays a fork/join across threads
-(on 2 cores: about 1.25x the throughput of one two-thread session; docs/benchmarks.md).
+(on 2 cores, int8: 1.15x one two-thread session; `python -m benchmarks.encode`).
 """
 
 from __future__ import annotations
@@ -38,9 +38,7 @@ def resolve_parallelism(streams: int, intra_op_threads: int, cores: int | None =
     """(streams, threads per stream) from settings where 0 means "choose for this machine".
 
     Auto: one stream per core up to MAX_AUTO_STREAMS, and the cores shared out among
-    the streams, so streams x threads never exceeds the cores unless asked to. (A
-    stream more than the cores, to cover a stream waiting for the GIL, measured
-    within noise of this on 2 cores: -4% to +8% from run to run.)
+    the streams, so streams x threads never exceeds the cores unless asked to.
     """
     if streams < 0 or intra_op_threads < 0:
         raise ValueError(f"streams and intra_op_threads must be >= 0, got {streams} and {intra_op_threads}")

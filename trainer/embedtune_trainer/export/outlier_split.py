@@ -2,9 +2,8 @@
 
 Dynamic int8 quantises a MatMul's input with one scale for the whole tensor, set by
 its largest value. A few input channels of a transformer's feed-forward
-down-projection carry values far larger than the rest (on all-MiniLM-L6-v2 up to
-about 25, against a median channel maximum near 1), so one scale for all channels
-spends most of the 8 bits on those few. Following LLM.int8() (Dettmers et al., 2022),
+down-projection carry values many times larger than the rest, so one scale for all
+channels spends most of the 8 bits on those few. Following LLM.int8() (Dettmers et al., 2022),
 the channels whose calibrated magnitude reaches a threshold are taken out of the
 quantised product and multiplied in fp32:
 
