@@ -33,6 +33,13 @@ OUTPUT = "sentence_embedding"
 # Past this many streams, more threads per stream serve large batches better.
 MAX_AUTO_STREAMS = 4
 
+# ONNX Runtime fuses residual Add + LayerNormalization into SkipLayerNormalization,
+# whose CPU kernel is slower than the two ops it replaces: on the int8 graph (where
+# the projections' biases fold into the int8 MatMuls, so the pattern matches) one
+# one-thread session ran 1.08x faster without it, with the same embeddings
+# (`python -m benchmarks.encode` measures the backend as configured here).
+DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
+
 
 def resolve_parallelism(streams: int, intra_op_threads: int, cores: int | None = None) -> tuple[int, int]:
     """(streams, threads per stream) from settings where 0 means "choose for this machine".
@@ -64,7 +71,12 @@ class OnnxBackend:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         sessions = [
-            ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+            ort.InferenceSession(
+                str(graph),
+                options,
+                providers=["CPUExecutionProvider"],
+                disabled_optimizers=DISABLED_OPTIMIZERS,
+            )
             for _ in range(self.streams)
         ]
         self._sessions: queue.SimpleQueue[ort.InferenceSession] = queue.SimpleQueue()
