@@ -1,20 +1,30 @@
-"""Padded tokens: how many tokens each batching rule adds to the STSb dev sentences.
+"""Padded tokens of each batching rule on the STSb dev sentences, and what they cost in speed.
 
-    .venv/bin/python -m benchmarks.padding
+    .venv/bin/python -m benchmarks.padding [--passes N]
 
-No timing, so the figures are exact and repeatable. Two cases:
+Two cases, each counted exactly and then timed:
 
 1. in process, batches of 32 after sorting by characters (sentence-transformers)
    or by tokens (embedtune's `encode` and ONNX backend);
-2. the server's batch cutter on a saturated queue (8 clients, each keeping one
-   32-sentence request waiting; a request's inputs join the queue when the previous
-   one has been cut), with today's bound (an eighth of the longest, or 2 tokens) and
-   the earlier one (half the longest, or 16 tokens).
+2. the server's batch cutter, with today's bound (a thirty-second of the longest, or
+   1 token) and two earlier ones (an eighth, or 2 tokens; half, or 16 tokens), on
+   a saturated queue (8 clients, each keeping one 32-sentence request waiting; a
+   request's inputs join the queue when the previous one has been cut) and for one
+   client (each 32-sentence request alone, its batches finished before the next).
+
+Timing runs the batches on the server's int8 backend (2 one-thread streams, batches
+handed to whichever stream is free), passes alternated between the plans, median
+pass; the reference is the in-process plan sorted by tokens, in the same run.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -25,24 +35,26 @@ CLIENTS = 8
 MAX_BATCH_REQUESTS = 64
 MAX_BATCH_TOKENS = 16384
 RULES = {
-    "an eighth of the longest, or 2 tokens (now)": (8, 2),
-    "half the longest, or 16 tokens (before)": (2, 16),
+    "a thirty-second of the longest, or 1 token (now)": (32, 1),
+    "an eighth of the longest, or 2 tokens (before)": (8, 2),
+    "half the longest, or 16 tokens (first)": (2, 16),
 }
 
+Batch = list[np.ndarray]
 
-def sorted_batches(lengths: list[int], keys: list[int]) -> tuple[int, int]:
-    """(padded tokens, batches needing no padding) for batches of BATCH in descending `keys` order."""
+
+def sorted_plan(token_ids: list[np.ndarray], keys: list[int]) -> list[list[Batch]]:
+    """Batches of BATCH in descending `keys` order, as one group (nothing waits between them)."""
     order = np.argsort([-k for k in keys], kind="stable")
-    padded = uniform = 0
-    for start in range(0, len(order), BATCH):
-        batch = [lengths[i] for i in order[start : start + BATCH]]
-        padded += max(batch) * len(batch)
-        uniform += min(batch) == max(batch)
-    return padded, uniform
+    return [[[token_ids[i] for i in order[start : start + BATCH]] for start in range(0, len(order), BATCH)]]
 
 
-def server_padded_tokens(token_ids: list[np.ndarray], share: int, slack: int) -> int:
-    """Padded tokens the cutter produces when CLIENTS requests of BATCH inputs wait at all times."""
+def server_plan(token_ids: list[np.ndarray], share: int, slack: int, clients: int) -> list[list[Batch]]:
+    """The cutter's batches while `clients` requests of BATCH inputs wait at all times.
+
+    Grouped by what must finish before the next group starts: with one client, each
+    request is a group (it waits for its answer); with more, the queue never drains.
+    """
     from embedtune_server.batching import _Entry, _Request, cut_batch
 
     rng = random.Random(0)
@@ -51,10 +63,12 @@ def server_padded_tokens(token_ids: list[np.ndarray], share: int, slack: int) ->
     requests = [order[i : i + BATCH] for i in range(0, len(order), BATCH)]
     arrivals = iter(range(len(token_ids)))
     pending: list[_Entry] = []
+    groups: list[list[Batch]] = [[]]
     waiting = 0
-    padded = 0
     while waiting < len(requests) or pending:
-        while waiting < len(requests) and len({id(e.request) for e in pending}) < CLIENTS:
+        while waiting < len(requests) and len({id(e.request) for e in pending}) < clients:
+            if clients == 1 and groups[-1]:
+                groups.append([])
             request = _Request(future=None, size=len(requests[waiting]), enqueued_at=0.0)
             pending += [
                 _Entry(request, p, token_ids[i], next(arrivals)) for p, i in enumerate(requests[waiting])
@@ -63,42 +77,81 @@ def server_padded_tokens(token_ids: list[np.ndarray], share: int, slack: int) ->
         batch, pending = cut_batch(
             pending, MAX_BATCH_REQUESTS, MAX_BATCH_TOKENS, padding_share=share, padding_slack=slack
         )
-        padded += len(batch) * max(e.length for e in batch)
-    return padded
+        groups[-1].append([e.token_ids for e in batch])
+    return groups
+
+
+def padded_tokens(plan: list[list[Batch]]) -> int:
+    return sum(len(batch) * max(map(len, batch)) for group in plan for batch in group)
+
+
+def rates(backend, plans: list[list[list[Batch]]], sentences: int, passes: int) -> list[float]:
+    """Sentences/s of each plan on `backend`'s streams: median pass, passes alternated."""
+    seconds: list[list[float]] = [[] for _ in plans]
+    with ThreadPoolExecutor(backend.streams) as pool:
+        for p in range(passes + 1):  # the first pass warms up
+            for i, plan in enumerate(plans):
+                start = time.perf_counter()
+                for group in plan:
+                    list(pool.map(backend.infer, group))
+                if p:
+                    seconds[i].append(time.perf_counter() - start)
+    return [sentences / float(np.median(s)) for s in seconds]
 
 
 def main() -> None:
-    from embedtune_server.backend import TextTokenizer
-    from embedtune_trainer.st_format import resolve_model_path
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--passes", type=int, default=3, help="timed passes of each plan, alternated")
+    args = parser.parse_args()
 
+    from embedtune_server.backend import OnnxBackend
+    from embedtune_server.backend.onnx_backend import resolve_parallelism
+    from embedtune_trainer.export import export_model_folder
+
+    folder = Path(tempfile.mkdtemp(prefix="embedtune-bench-")) / "model"
+    export_model_folder("default", output=folder, quantize=True)
+    streams, threads = resolve_parallelism(0, 0, 2)
+    backend = OnnxBackend(folder, quantized=True, streams=streams, intra_op_threads=threads)
     sentences = stsb_sentences("dev")
-    token_ids = TextTokenizer.from_model_dir(resolve_model_path("default")).encode(sentences)
+    token_ids = backend.tokenizer.encode(sentences)
     lengths = [len(ids) for ids in token_ids]
     real = sum(lengths)
 
-    def share(padded: int) -> str:
-        return f"{100 * (padded - real) / real:.1f}%"
-
+    plans = {
+        "in process, sorted by tokens (reference)": sorted_plan(token_ids, lengths),
+        "in process, sorted by characters": sorted_plan(token_ids, [len(s) for s in sentences]),
+    }
+    for clients, case in ((CLIENTS, f"server, {CLIENTS} clients"), (1, "server, 1 client")):
+        for name, (share, slack) in RULES.items():
+            plans[f"{case}: {name}"] = server_plan(token_ids, share, slack, clients)
+    speeds = rates(backend, list(plans.values()), len(sentences), args.passes)
     rows = []
-    for name, keys in (
-        ("in process, sorted by characters", [len(s) for s in sentences]),
-        ("in process, sorted by tokens", lengths),
-    ):
-        padded, uniform = sorted_batches(lengths, keys)
-        rows.append([name, padded, share(padded), f"{uniform} of {-(-len(lengths) // BATCH)}"])
-    for name, (rule_share, slack) in RULES.items():
-        padded = server_padded_tokens(token_ids, rule_share, slack)
-        rows.append([f"server cutter, {name}", padded, share(padded), "—"])
-    for row in rows:
-        print(" | ".join(str(c) for c in row))
+    for (name, plan), speed in zip(plans.items(), speeds, strict=True):
+        padded = padded_tokens(plan)
+        batches = sum(map(len, plan))
+        share = f"{100 * (padded - real) / real:.1f}%"
+        rows.append([name, padded, share, batches, f"{speed:.0f}", f"{speed / speeds[0]:.3f}×"])
+        print(" | ".join(str(c) for c in rows[-1]))
     body = "\n\n".join(
         [
             f"`.venv/bin/python -m benchmarks.padding` — {len(sentences)} STSb dev sentences, {real} real "
             f"tokens (bundled model's tokenizer). In process: batches of {BATCH}. Server: the batch cutter "
-            f"on a saturated queue of {CLIENTS} clients × {BATCH}-sentence requests (max_batch_requests "
-            f"{MAX_BATCH_REQUESTS}, max_batch_tokens {MAX_BATCH_TOKENS}). Counts, not timings. "
-            f"Machine: {machine()}.",
-            table(["batching", "padded tokens", "padding over real tokens", "batches with no padding"], rows),
+            f"(max_batch_requests {MAX_BATCH_REQUESTS}, max_batch_tokens {MAX_BATCH_TOKENS}) on a saturated "
+            f"queue of {CLIENTS} clients × {BATCH}-sentence requests, and for one client whose requests each "
+            f"finish before the next. Token counts are exact; sentences/s runs every plan's batches on the "
+            f"int8 backend ({streams} streams of {threads} thread), passes alternated, median of "
+            f"{args.passes}. Machine: {machine()}.",
+            table(
+                [
+                    "batching",
+                    "padded tokens",
+                    "padding over real tokens",
+                    "batches",
+                    "sentences/s",
+                    "vs reference",
+                ],
+                rows,
+            ),
         ]
     )
     write_section("Padding by batching rule", body)

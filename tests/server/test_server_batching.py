@@ -130,24 +130,34 @@ def test_oldest_input_goes_first_and_similar_lengths_batch_together():
 
 def test_cut_batch_prefers_the_oldest_and_keeps_padding_low():
     request = _Request(future=None, size=1, enqueued_at=0.0)
-    lengths = [50, 10, 48, 12, 52, 11, 49]
+    lengths = [50, 10, 49, 12, 50, 11, 70, 49]
     pending = [_Entry(request, 0, np.zeros(n, np.int64), i) for i, n in enumerate(lengths)]
     batch, rest = cut_batch(pending, max_batch_requests=8, max_batch_tokens=10_000)
-    assert [e.length for e in batch] == [48, 49, 50, 52]
-    assert [e.length for e in rest] == [10, 12, 11]
+    assert [e.length for e in batch] == [49, 49, 50, 50]
+    assert [e.length for e in rest] == [10, 12, 11, 70]
     batch, rest = cut_batch(rest, max_batch_requests=2, max_batch_tokens=10_000)
-    assert [e.length for e in batch] == [10, 11] and [e.length for e in rest] == [12]
+    assert [e.length for e in batch] == [10, 11] and [e.length for e in rest] == [12, 70]
 
 
-def test_cut_batch_pads_no_input_by_more_than_an_eighth_of_the_longest():
+def test_cut_batch_pads_no_input_by_more_than_a_thirty_second_of_the_longest():
     request = _Request(future=None, size=1, enqueued_at=0.0)
 
     def cut(lengths):
         pending = [_Entry(request, 0, np.zeros(n, np.int64), i) for i, n in enumerate(lengths)]
         return [e.length for e in cut_batch(pending, max_batch_requests=8, max_batch_tokens=10_000)[0]]
 
-    assert cut([20, 17, 24, 16]) == [20]  # 17 would pad 3 > max(20 // 8, 2); 24 would pad 4 > 24 // 8
-    assert cut([80, 71, 69, 90]) == [71, 80]  # 9 <= 80 // 8; 69 would make it 11
+    assert cut([20, 18, 21, 22]) == [20, 21]  # 1 token of padding is allowed; 18 or 22 would pad 2
+    assert cut([128, 124, 123, 133]) == [124, 128]  # 4 <= 128 // 32; 123 would make it 5, 133 pad 9
+    assert cut([100, 100, 99, 100]) == [99, 100, 100, 100]
+
+
+def test_cut_batch_padding_bound_is_a_parameter():
+    request = _Request(future=None, size=1, enqueued_at=0.0)
+    pending = [_Entry(request, 0, np.zeros(n, np.int64), i) for i, n in enumerate([20, 17, 24, 16])]
+    loose = cut_batch(pending, 8, 10_000, padding_share=8, padding_slack=2)[0]
+    assert [e.length for e in loose] == [20]  # 17 would pad 3 > max(20 // 8, 2)
+    looser = cut_batch(pending, 8, 10_000, padding_share=2, padding_slack=16)[0]
+    assert [e.length for e in looser] == [16, 17, 20, 24]
 
 
 def test_cancelled_request_is_dropped_before_inference():

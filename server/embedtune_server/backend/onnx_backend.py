@@ -54,6 +54,22 @@ def resolve_parallelism(streams: int, intra_op_threads: int, cores: int | None =
     return streams, intra_op_threads or max(1, cores // streams)
 
 
+def padded_feeds(
+    token_ids: list[np.ndarray], pad_token_id: int, input_names: set[str]
+) -> dict[str, np.ndarray]:
+    """The graph's inputs for one batch: ids padded to the longest, its attention mask, zero token types."""
+    width = max(len(ids) for ids in token_ids)
+    input_ids = np.full((len(token_ids), width), pad_token_id, dtype=np.int64)
+    attention_mask = np.zeros((len(token_ids), width), dtype=np.int64)
+    for row, ids in enumerate(token_ids):
+        input_ids[row, : len(ids)] = ids
+        attention_mask[row, : len(ids)] = 1
+    feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if "token_type_ids" in input_names:
+        feeds["token_type_ids"] = np.zeros_like(input_ids)
+    return feeds
+
+
 class OnnxBackend:
     """`streams` ONNX Runtime sessions of one graph; `infer` is safe from that many threads at once."""
 
@@ -104,15 +120,7 @@ class OnnxBackend:
         """Embeddings (n, dimension) float32 for already tokenised texts; pads to the longest."""
         if not token_ids:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        width = max(len(ids) for ids in token_ids)
-        input_ids = np.full((len(token_ids), width), self.tokenizer.pad_token_id, dtype=np.int64)
-        attention_mask = np.zeros((len(token_ids), width), dtype=np.int64)
-        for row, ids in enumerate(token_ids):
-            input_ids[row, : len(ids)] = ids
-            attention_mask[row, : len(ids)] = 1
-        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if "token_type_ids" in self._input_names:
-            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        feeds = padded_feeds(token_ids, self.tokenizer.pad_token_id, self._input_names)
         session = self._sessions.get()
         try:
             return session.run([OUTPUT], feeds)[0].astype(np.float32, copy=False)
