@@ -74,7 +74,8 @@ class TextTokenizer:
         """One int64 id array per text, special tokens included."""
         if self.config.do_lower_case:
             texts = [t.lower() for t in texts]
-        encodings = self._by_direction[direction].encode_batch(texts)
+        # The fast variant skips character offsets, which nothing here reads (same ids, ~20% less CPU).
+        encodings = self._by_direction[direction].encode_batch_fast(texts)
         if not truncate:
             for i, encoding in enumerate(encodings):
                 if encoding.overflowing:
