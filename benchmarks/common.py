@@ -11,6 +11,8 @@ import os
 import platform
 import re
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +91,20 @@ def server_thread_flags(cores: int) -> tuple[str, ...]:
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine similarity of two embedding matrices."""
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def alternated_medians(runs: list[Callable[[], object]], passes: int) -> list[float]:
+    """Median seconds of each run over `passes` timed passes after one warm-up pass.
+
+    Every pass runs each once, so a slow spell of the machine hits them all alike, and
+    each pass starts one run later than the previous, so no run always goes first.
+    """
+    seconds: list[list[float]] = [[] for _ in runs]
+    for p in range(passes + 1):
+        for k in range(len(runs)):
+            i = (p + k) % len(runs)
+            start = time.perf_counter()
+            runs[i]()
+            if p:
+                seconds[i].append(time.perf_counter() - start)
+    return [float(np.median(s)) for s in seconds]

@@ -21,13 +21,19 @@ import json
 import logging
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-import numpy as np
-
-from benchmarks.common import cosines, machine, shared_data, stsb_sentences, table, write_section
+from benchmarks.common import (
+    alternated_medians,
+    cosines,
+    machine,
+    shared_data,
+    stsb_sentences,
+    table,
+    write_section,
+)
 
 STREAMS = 2
 BATCH = 32
@@ -67,16 +73,9 @@ def quantizers(folder: Path) -> dict[str, Callable[[Path, Path], None]]:
 
 
 def rates(backends: list, sentences: list[str], passes: int) -> list[float]:
-    """Sentences/s of each backend: median pass, passes alternated so machine drift hits all alike."""
-    seconds: list[list[float]] = [[] for _ in backends]
-    for backend in backends:
-        backend.encode(sentences[:64], batch_size=BATCH)
-    for _ in range(passes):
-        for i, backend in enumerate(backends):
-            start = time.perf_counter()
-            backend.encode(sentences, batch_size=BATCH)
-            seconds[i].append(time.perf_counter() - start)
-    return [len(sentences) / float(np.median(s)) for s in seconds]
+    """Sentences/s of each backend: median of passes alternated between the backends."""
+    runs = [partial(backend.encode, sentences, batch_size=BATCH) for backend in backends]
+    return [len(sentences) / seconds for seconds in alternated_medians(runs, passes)]
 
 
 def main() -> None:

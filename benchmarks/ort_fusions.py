@@ -6,7 +6,8 @@ Runs the bundled model's exported graphs in one-thread sessions (one inference s
 over the STSb dev sentences (sorted by tokens, batch 32): ONNX Runtime's default (every
 fusion), the backend's setting (`DISABLED_OPTIMIZERS` in onnx_backend.py), and the
 backend's setting with one more fusion turned off. Passes alternate between the
-sessions so a slow spell of the machine hits them all; the median pass is reported,
+sessions, each pass starting one session later, so a slow spell of the machine
+or a place in the order favours none; the median pass is reported,
 with the ratio to ORT's default and the mean cosine to its embeddings. A profiled pass
 of each int8 session then gives each operator's share of kernel time.
 """
@@ -17,13 +18,13 @@ import argparse
 import json
 import os
 import tempfile
-import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import cosines, machine, stsb_sentences, table, write_section
+from benchmarks.common import alternated_medians, cosines, machine, stsb_sentences, table, write_section
 
 BATCH = 32
 OUTPUT = "sentence_embedding"
@@ -83,7 +84,7 @@ def operator_shares(graph: Path, disabled: list[str], feeds: list[dict[str, np.n
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="320 sentences, one pass: a smoke run")
-    parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--passes", type=int, default=6)
     args = parser.parse_args()
 
     from embedtune_server.backend.onnx_backend import DISABLED_OPTIMIZERS
@@ -105,18 +106,13 @@ def main() -> None:
         ("fp32", f"backend: without {', '.join(ours)}", fp32, ours),
     ]
     sessions = [session(graph, disabled) for _, _, graph, disabled in variants]
-    outputs = [run_all(sess, feeds) for sess in sessions]  # also the warm-up
-    seconds: list[list[float]] = [[] for _ in variants]
-    for _ in range(args.passes):
-        for i, sess in enumerate(sessions):
-            start = time.perf_counter()
-            run_all(sess, feeds)
-            seconds[i].append(time.perf_counter() - start)
+    outputs = [run_all(sess, feeds) for sess in sessions]
+    seconds = alternated_medians([partial(run_all, sess, feeds) for sess in sessions], args.passes)
     rows = []
     for i, (graph_name, label, _, _) in enumerate(variants):
         baseline = next(j for j, v in enumerate(variants) if v[0] == graph_name)
-        rate = len(sentences) / float(np.median(seconds[i]))
-        base_rate = len(sentences) / float(np.median(seconds[baseline]))
+        rate = len(sentences) / seconds[i]
+        base_rate = len(sentences) / seconds[baseline]
         agreement = cosines(outputs[i], outputs[baseline]).mean()
         rows.append([graph_name, label, f"{rate:.0f}", f"{rate / base_rate:.3f}×", f"{agreement:.5f}"])
         print(f"{graph_name} {label:55s} {rate:6.1f}/s {rate / base_rate:.3f}× cos {agreement:.5f}")

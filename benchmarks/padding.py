@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import random
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import machine, stsb_sentences, table, write_section
+from benchmarks.common import alternated_medians, machine, stsb_sentences, table, write_section
 
 BATCH = 32
 CLIENTS = 8
@@ -86,17 +86,14 @@ def padded_tokens(plan: list[list[Batch]]) -> int:
 
 
 def rates(backend, plans: list[list[list[Batch]]], sentences: int, passes: int) -> list[float]:
-    """Sentences/s of each plan on `backend`'s streams: median pass, passes alternated."""
-    seconds: list[list[float]] = [[] for _ in plans]
+    """Sentences/s of each plan on `backend`'s streams: median of passes alternated between the plans."""
     with ThreadPoolExecutor(backend.streams) as pool:
-        for p in range(passes + 1):  # the first pass warms up
-            for i, plan in enumerate(plans):
-                start = time.perf_counter()
-                for group in plan:
-                    list(pool.map(backend.infer, group))
-                if p:
-                    seconds[i].append(time.perf_counter() - start)
-    return [sentences / float(np.median(s)) for s in seconds]
+
+        def run(plan: list[list[Batch]]) -> None:
+            for group in plan:
+                list(pool.map(backend.infer, group))
+
+        return [sentences / s for s in alternated_medians([partial(run, plan) for plan in plans], passes)]
 
 
 def main() -> None:

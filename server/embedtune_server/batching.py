@@ -10,7 +10,7 @@ requests overlaps ONNX Runtime running the current batch:
    batch stays within `max_batch_requests` inputs and `max_batch_tokens` padded tokens
    (inputs x longest) and no input is padded by more than a thirty-second of the
    longest (or 1 token). Padding is paid for in full by inference while several
-   streams keep small batches cheap: on STSb traffic this rule ran 1.02-1.06x the
+   streams keep small batches cheap: on STSb traffic this rule ran 1.04-1.05x the
    speed of "an eighth, or 2 tokens" and far ahead of "half, or 16 tokens"
    (benchmarks/padding.py). Always taking the oldest input means no input starves;
 3. infer: `inference_streams` threads each run the backend on one batch at a time;
