@@ -44,6 +44,9 @@ bench: install
 	$(PY) -m benchmarks.encode
 	$(PY) -m benchmarks.serve_throughput
 	$(PY) -m benchmarks.serve_latency
+	$(PY) -m benchmarks.int8_variants
+	$(PY) -m benchmarks.ort_fusions
+	$(PY) -m benchmarks.padding
 	$(PY) -m benchmarks.finetune_stsb
 	$(PY) -m benchmarks.scifact_triplets
 
