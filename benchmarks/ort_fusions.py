@@ -49,6 +49,7 @@ def batches(folder: Path, sentences: list[str]) -> list[dict[str, np.ndarray]]:
 
 
 def session(graph: Path, disabled: list[str], profile: bool = False):
+    """A one-thread session (one inference stream) with `disabled` graph fusions off."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -69,7 +70,10 @@ def run_all(sess, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
 
 
 def operator_shares(graph: Path, disabled: list[str], feeds: list[dict[str, np.ndarray]]) -> Counter:
-    """Share of kernel time by operator type over one profiled pass (after an unprofiled warm-up)."""
+    """Share of kernel time by operator type over one profiled pass of a fresh session.
+
+    Shares, not times: the first pass also pays for allocations, which land outside kernels.
+    """
     sess = session(graph, disabled, profile=True)
     run_all(sess, feeds)
     events = json.loads(Path(sess.end_profiling()).read_text())
