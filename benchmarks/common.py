@@ -12,7 +12,7 @@ import platform
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +86,12 @@ def server_thread_flags(cores: int) -> tuple[str, ...]:
 
     streams, threads = resolve_parallelism(0, 0, cores)
     return ("--inference-streams", str(streams), "--intra-op-threads", str(threads))
+
+
+def sorted_batches(items: Sequence, keys: Sequence[int], size: int) -> list[list]:
+    """`items` in descending `keys` order (ties keep their order), cut into batches of `size`."""
+    order = np.argsort([-k for k in keys], kind="stable")
+    return [[items[i] for i in order[start : start + size]] for start in range(0, len(order), size)]
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

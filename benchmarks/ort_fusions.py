@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 from collections import Counter
 from functools import partial
@@ -24,7 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import alternated_medians, cosines, machine, stsb_sentences, table, write_section
+from benchmarks.common import (
+    alternated_medians,
+    cosines,
+    machine,
+    sorted_batches,
+    stsb_sentences,
+    table,
+    write_section,
+)
 
 BATCH = 32
 OUTPUT = "sentence_embedding"
@@ -41,10 +48,10 @@ def batches(folder: Path, sentences: list[str]) -> list[dict[str, np.ndarray]]:
 
     tokenizer = TextTokenizer.from_model_dir(folder)
     token_ids = tokenizer.encode(sentences)
-    order = np.argsort([-len(ids) for ids in token_ids], kind="stable")
+    lengths = [len(ids) for ids in token_ids]
     return [
-        padded_feeds([token_ids[i] for i in order[start : start + BATCH]], tokenizer.pad_token_id, INPUTS)
-        for start in range(0, len(order), BATCH)
+        padded_feeds(batch, tokenizer.pad_token_id, INPUTS)
+        for batch in sorted_batches(token_ids, lengths, BATCH)
     ]
 
 
@@ -143,5 +150,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     main()

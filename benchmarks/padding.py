@@ -28,10 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import alternated_medians, machine, stsb_sentences, table, write_section
+from benchmarks.common import (
+    alternated_medians,
+    machine,
+    sorted_batches,
+    stsb_sentences,
+    table,
+    write_section,
+)
 
 BATCH = 32
 CLIENTS = 8
+CORES = 2
 MAX_BATCH_REQUESTS = 64
 MAX_BATCH_TOKENS = 16384
 RULES = {
@@ -45,8 +53,7 @@ Batch = list[np.ndarray]
 
 def sorted_plan(token_ids: list[np.ndarray], keys: list[int]) -> list[list[Batch]]:
     """Batches of BATCH in descending `keys` order, as one group (nothing waits between them)."""
-    order = np.argsort([-k for k in keys], kind="stable")
-    return [[[token_ids[i] for i in order[start : start + BATCH]] for start in range(0, len(order), BATCH)]]
+    return [sorted_batches(token_ids, keys, BATCH)]
 
 
 def server_plan(token_ids: list[np.ndarray], share: int, slack: int, clients: int) -> list[list[Batch]]:
@@ -107,7 +114,7 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="embedtune-bench-")) / "model"
     export_model_folder("default", output=folder, quantize=True)
-    streams, threads = resolve_parallelism(0, 0, 2)
+    streams, threads = resolve_parallelism(0, 0, CORES)
     backend = OnnxBackend(folder, quantized=True, streams=streams, intra_op_threads=threads)
     sentences = stsb_sentences("dev")
     token_ids = backend.tokenizer.encode(sentences)
