@@ -40,6 +40,13 @@ from embedtune_server.store.database import Database
 
 log = logging.getLogger(__name__)
 
+# Between two batches an inference stream needs the GIL for a moment (to hand over its
+# results and cut the next batch). Python's default switch interval (5 ms) lets the busy
+# event loop keep the GIL that long while a stream's core idles; at 0.2 ms the server
+# ran 0.97-1.0x the in-process backend under 8 clients x 32 sentences, against
+# 0.89-0.94x at 5 ms (ad hoc, paired passes in one process).
+GIL_SWITCH_INTERVAL_S = 0.0002
+
 # Set to a file path to have the server write the names of its loaded modules there on
 # shutdown: the tests use it to prove the server never imports torch.
 DEBUG_MODULES_ENV = "EMBEDTUNE_DEBUG_MODULES_FILE"
@@ -183,6 +190,7 @@ class EmbedtuneServer:
 
 async def serve(settings: ServerSettings, backend_factory: BackendFactory = onnx_backend) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     server = EmbedtuneServer(settings, backend_factory)
     await server.start()
     print(f"{READY_LINE}{settings.host}:{server.port}", flush=True)

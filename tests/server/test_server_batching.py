@@ -10,6 +10,7 @@ import pytest
 
 from embedtune_server.batching import (
     BatcherClosedError,
+    InputQueue,
     OverloadedError,
     TokenBudgetBatcher,
     _Entry,
@@ -158,6 +159,26 @@ def test_cut_batch_padding_bound_is_a_parameter():
     assert [e.length for e in loose] == [20]  # 17 would pad 3 > max(20 // 8, 2)
     looser = cut_batch(pending, 8, 10_000, padding_share=2, padding_slack=16)[0]
     assert [e.length for e in looser] == [16, 17, 20, 24]
+
+
+def test_input_queue_wakes_a_waiting_stream_and_hands_back_everything_on_close():
+    queue = InputQueue(max_batch_requests=2, max_batch_tokens=1000, metrics=ServerMetrics())
+    request = _Request(future=None, size=3, enqueued_at=0.0)
+    entries = [_Entry(request, i, np.zeros(4, np.int64), i) for i in range(3)]
+    cut: list = []
+    waiting = threading.Thread(target=lambda: cut.append(queue.next_batch(stream=0)))
+    waiting.start()
+    queue.put(entries)
+    waiting.join(5)
+    assert cut == [entries[:2]]  # the blocked stream woke up and cut within max_batch_requests
+    idle = threading.Thread(target=lambda: cut.append(queue.next_batch(stream=1)))
+    left = sorted(e.position for e in queue.close())
+    idle.start()
+    idle.join(5)
+    assert not idle.is_alive() and cut[-1] is None  # a closed queue releases its streams
+    assert left == [0, 1, 2]  # stream 0's running batch and the input still waiting
+    with pytest.raises(BatcherClosedError):
+        queue.put(entries[:1])
 
 
 def test_cancelled_request_is_dropped_before_inference():
