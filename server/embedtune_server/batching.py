@@ -181,9 +181,14 @@ class InputQueue:
             self._metrics.queue_size.set(len(self._pending))
             self._changed.notify()
 
-    def next_batch(self, stream: int) -> list[_Entry] | None:
-        """Block until there is work, then cut the next batch for `stream`; None once closed."""
+    def next_batch(self, stream: int, wait: bool = True) -> list[_Entry] | None:
+        """Cut the next batch for `stream`, which is done with its previous one.
+
+        Blocks until there is work if `wait`; returns None once closed (or, without
+        `wait`, when nothing is waiting).
+        """
         with self._changed:
+            self._running.pop(stream, None)
             while True:
                 if self._closed:
                     return None
@@ -193,6 +198,8 @@ class InputQueue:
                 if live:
                     break
                 self._metrics.queue_size.set(0)
+                if not wait:
+                    return None
                 self._changed.wait()
             batch, self._pending = cut_batch(live, self._max_batch_requests, self._max_batch_tokens)
             self._running[stream] = batch
@@ -200,11 +207,6 @@ class InputQueue:
             if self._pending:
                 self._changed.notify()  # another free stream may cut the rest
             return batch
-
-    def finished(self, stream: int) -> None:
-        """`stream` is done with its batch: its inputs are no longer the queue's to fail."""
-        with self._changed:
-            self._running.pop(stream, None)
 
     def close(self) -> list[_Entry]:
         """Stop cutting; returns every input still waiting or running, for the caller to fail."""
@@ -309,26 +311,35 @@ class TokenBudgetBatcher:
         )
 
     def _stream(self, stream: int) -> None:
-        """One inference stream's thread: cut a batch, run it, hand the outcome to the event loop."""
-        while (batch := self._queue.next_batch(stream)) is not None:
-            started = time.perf_counter()
-            self._metrics.batch_size.observe(len(batch))
-            self._metrics.batch_tokens.observe(len(batch) * batch[-1].length)
-            for entry in batch:
-                self._metrics.queue_seconds.observe(started - entry.request.enqueued_at)
-            try:
-                vectors = self._infer([e.token_ids for e in batch])
-            except Exception as exc:  # the backend failed: every request in the batch learns why
-                outcome = partial(self._fail_batch, batch, exc)
-            else:
-                ended = time.perf_counter()
-                self._metrics.inference_seconds.observe(ended - started)
-                outcome = partial(self._deliver, batch, vectors, started, ended)
-            self._queue.finished(stream)
+        """One inference stream's thread: cut a batch, run it, hand the outcome to the event loop.
+
+        The next batch is cut before the event loop is woken: once awake, the loop takes
+        the GIL for the RPCs it finishes, and the stream's core would idle meanwhile.
+        """
+        batch = self._queue.next_batch(stream)
+        while batch is not None:
+            outcome = self._infer_batch(batch)
+            following = self._queue.next_batch(stream, wait=False)
             try:
                 self._loop.call_soon_threadsafe(outcome)
             except RuntimeError:  # the event loop closed while this batch ran: nobody is waiting
                 return
+            batch = following if following is not None else self._queue.next_batch(stream)
+
+    def _infer_batch(self, batch: list[_Entry]) -> Callable[[], None]:
+        """Run one batch; returns the callback that gives each request its results (or the error)."""
+        started = time.perf_counter()
+        self._metrics.batch_size.observe(len(batch))
+        self._metrics.batch_tokens.observe(len(batch) * batch[-1].length)
+        for entry in batch:
+            self._metrics.queue_seconds.observe(started - entry.request.enqueued_at)
+        try:
+            vectors = self._infer([e.token_ids for e in batch])
+        except Exception as exc:  # the backend failed: every request in the batch learns why
+            return partial(self._fail_batch, batch, exc)
+        ended = time.perf_counter()
+        self._metrics.inference_seconds.observe(ended - started)
+        return partial(self._deliver, batch, vectors, started, ended)
 
     @staticmethod
     def _deliver(batch: list[_Entry], vectors: np.ndarray, started: float, ended: float) -> None:

@@ -177,6 +177,7 @@ def test_input_queue_wakes_a_waiting_stream_and_hands_back_everything_on_close()
     idle.join(5)
     assert not idle.is_alive() and cut[-1] is None  # a closed queue releases its streams
     assert left == [0, 1, 2]  # stream 0's running batch and the input still waiting
+    assert queue.next_batch(stream=0, wait=False) is None
     with pytest.raises(BatcherClosedError):
         queue.put(entries[:1])
 
