@@ -99,14 +99,15 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def alternated_medians(runs: list[Callable[[], object]], passes: int) -> list[float]:
-    """Median seconds of each run over `passes` timed passes after one warm-up pass.
+def alternated_medians(runs: list[Callable[[], object]], passes: int, warm_up: bool = True) -> list[float]:
+    """Median seconds of each run over `passes` timed passes, after one untimed pass if `warm_up`.
 
     Every pass runs each once, so a slow spell of the machine hits them all alike, and
     each pass starts one run later than the previous, so no run always goes first.
     """
     seconds: list[list[float]] = [[] for _ in runs]
-    for p in range(passes + 1):
+    first = 0 if warm_up else 1
+    for p in range(first, passes + 1):
         for k in range(len(runs)):
             i = (p + k) % len(runs)
             start = time.perf_counter()

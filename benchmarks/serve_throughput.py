@@ -1,13 +1,16 @@
 """Sentences/s through the gRPC server beside sentence-transformers' in-process `encode`.
 
-    .venv/bin/python -m benchmarks.serve_throughput [--quick]
+    .venv/bin/python -m benchmarks.serve_throughput [--quick] [--passes N]
 
-Runs a real `embedtune serve` child process (fp32, then int8) on loopback and drives
-it with 1, 8 and 32 concurrent clients sending 1-sentence and 32-sentence Embed
+Runs two real `embedtune serve` child processes (fp32 and int8) on loopback and drives
+them with 1, 8 and 32 concurrent clients sending 1-sentence and 32-sentence Embed
 requests over the STSb dev sentences. The reference, sentence-transformers encoding
-the same sentences in process (batch 32), is measured in the same run. Server and
-reference get the same thread budget; the clients share the machine with the server,
-so the gRPC figures include the client's own CPU cost.
+the same sentences in process (batch 32), is one more run in the same passes: every
+pass runs the reference and each server configuration once, each pass starting one
+run later, and each figure is the median of its passes. This machine's speed drifts by
+more than the margins measured here within minutes, so only runs measured side by side
+are compared. Server and reference get the same thread budget; the clients share the
+machine with the server, so the gRPC figures include the client's own CPU cost.
 """
 
 from __future__ import annotations
@@ -17,32 +20,33 @@ import os
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
-from benchmarks.common import machine, server_thread_flags, stsb_sentences, table, write_section
+from benchmarks.common import (
+    alternated_medians,
+    machine,
+    server_thread_flags,
+    stsb_sentences,
+    table,
+    write_section,
+)
 
 THREADS = 2
 BATCH = 32
 CLIENTS = (1, 8, 32)
 REQUEST_SIZES = (1, 32)
 MODELS = (("fp32", False), ("int8", True))
+WARM_UP_SENTENCES = 256
 
 
-def reference_rate(folder: Path, sentences: list[str], repeats: int) -> float:
+def reference_encoder(folder: Path):
+    """sentence-transformers on the exported folder, with the server's thread budget."""
     import torch
     from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(THREADS)
-    model = SentenceTransformer(str(folder), device="cpu")
-    model.encode(sentences[:64], batch_size=BATCH)
-    best = min(_timed(lambda: model.encode(sentences, batch_size=BATCH)) for _ in range(repeats))
-    return len(sentences) / best
-
-
-def _timed(run) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
+    return SentenceTransformer(str(folder), device="cpu")
 
 
 def drive(address: str, sentences: list[str], clients: int, request_size: int) -> float:
@@ -83,74 +87,58 @@ def drive(address: str, sentences: list[str], clients: int, request_size: int) -
     return len(sentences) / elapsed
 
 
-def server_rates(
-    folder: Path, sentences: list[str], quantize: bool, repeats: int
-) -> dict[tuple[int, int], float]:
-    from embedtune_server.launcher import start_server
-
-    flags = ["--quantize"] if quantize else []
-    home = Path(tempfile.mkdtemp(prefix="embedtune-bench-home-"))
-    server = start_server(
-        folder, home, *flags, *server_thread_flags(THREADS), "--max-concurrent-requests", "4096"
-    )
-    try:
-        drive(server.address, sentences[:256], 8, 32)  # warm-up
-        return {
-            (clients, size): max(drive(server.address, sentences, clients, size) for _ in range(repeats))
-            for clients in CLIENTS
-            for size in REQUEST_SIZES
-        }
-    finally:
-        server.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="256 sentences, one pass: a smoke run")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
+    from embedtune_server.launcher import start_server
     from embedtune_trainer.export import export_model_folder
 
     sentences = stsb_sentences("dev")
     if args.quick:
-        sentences, args.repeats = sentences[:256], 1
+        sentences, args.passes = sentences[:256], 1
     folder = Path(tempfile.mkdtemp(prefix="embedtune-bench-")) / "model"
     export_model_folder("default", output=folder, quantize=True)
 
-    # The reference runs before, between and after the two servers, and each server is
-    # compared with the better of the passes just before and just after it: a slow spell
-    # of the machine during the reference's turn cannot flatter the ratios, and a server
-    # is not compared with a reference measured minutes away from it.
-    references = [reference_rate(folder, sentences, args.repeats)]
-    rates = {}
-    for label, quantize in MODELS:
-        rates[label] = server_rates(folder, sentences, quantize, args.repeats)
-        references.append(reference_rate(folder, sentences, args.repeats))
-    reference = {label: max(references[i : i + 2]) for i, label in enumerate(rates)}
-    rows = []
-    for label, by_load in rates.items():
-        print(f"sentence-transformers encode around {label}: {reference[label]:.1f} sentences/s")
-        for (clients, size), rate in by_load.items():
-            ratio = rate / reference[label]
-            rows.append([label, clients, size, f"{rate:.0f}", f"{ratio:.2f}×"])
-            print(
-                f"gRPC {label} clients={clients:2d} sentences/request={size:2d}: {rate:7.1f}/s {ratio:.2f}×"
+    reference = reference_encoder(folder)
+    reference.encode(sentences[:WARM_UP_SENTENCES], batch_size=BATCH)
+    servers = {}
+    try:
+        for label, quantize in MODELS:
+            flags = ["--quantize"] if quantize else []
+            home = Path(tempfile.mkdtemp(prefix=f"embedtune-bench-{label}-"))
+            servers[label] = start_server(
+                folder, home, *flags, *server_thread_flags(THREADS), "--max-concurrent-requests", "4096"
             )
+            drive(servers[label].address, sentences[:WARM_UP_SENTENCES], 8, BATCH)
+        configs = [(label, c, size) for label in servers for c in CLIENTS for size in REQUEST_SIZES]
+        runs = [partial(reference.encode, sentences, batch_size=BATCH)]
+        runs += [partial(drive, servers[label].address, sentences, c, size) for label, c, size in configs]
+        seconds = alternated_medians(runs, args.passes, warm_up=False)
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    reference_rate = len(sentences) / seconds[0]
+    print(f"sentence-transformers encode (batch {BATCH}): {reference_rate:.1f} sentences/s")
+    rows = []
+    for (label, clients, size), run_seconds in zip(configs, seconds[1:], strict=True):
+        rate = len(sentences) / run_seconds
+        ratio = rate / reference_rate
+        rows.append([label, clients, size, f"{rate:.0f}", f"{ratio:.2f}×"])
+        print(f"gRPC {label} clients={clients:2d} sentences/request={size:2d}: {rate:7.1f}/s {ratio:.2f}×")
     if args.quick:
         return
     flags = " ".join(server_thread_flags(THREADS))
     body = "\n\n".join(
         [
             f"`.venv/bin/python -m benchmarks.serve_throughput` — {len(sentences)} STSb dev sentences "
-            "through "
-            f"`embedtune serve` on loopback (its default on {THREADS} cores: `{flags}`), "
-            f"best of {args.repeats} passes, "
-            f"against sentence-transformers `encode` in process (batch {BATCH}, {THREADS} torch threads), "
-            "measured before, between and after the servers; each server is compared with the better "
-            "of the reference passes just before and just after it: "
-            + ", ".join(f"**{rate:.0f} sentences/s** around {label}" for label, rate in reference.items())
-            + ". "
+            f"through `embedtune serve` on loopback (its default on {THREADS} cores: `{flags}`), against "
+            f"sentence-transformers `encode` in process (batch {BATCH}, {THREADS} torch threads): "
+            f"**{reference_rate:.0f} sentences/s**. The reference and every row run once per pass, "
+            f"passes alternated (each starting one run later); medians of {args.passes} passes. "
             f"Clients run on the same machine. Machine: {machine()}.",
             table(["model", "concurrent clients", "sentences/request", "sentences/s", "vs reference"], rows),
             "Targets: int8 ≥ 2.5×, fp32 ≥ 1.2× the reference (with batched requests).",

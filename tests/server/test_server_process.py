@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -119,3 +120,19 @@ def test_settings_refuse_nonsense():
         ServerSettings(tls_cert=Path("c.pem"))
     with pytest.raises(ValueError, match=r"inference_streams must be 0 \(automatic\) or more, got -1"):
         ServerSettings(inference_streams=-1)
+
+
+@pytest.mark.parametrize("preset", [None, "true"])
+def test_serving_process_settings_keep_an_explicit_tokenizer_choice(monkeypatch, preset):
+    from embedtune_server.app import GIL_SWITCH_INTERVAL_S, tune_process
+
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", preset or "unset")  # restored after the test
+    if preset is None:
+        monkeypatch.delenv("TOKENIZERS_PARALLELISM")
+    before = sys.getswitchinterval()
+    try:
+        tune_process()
+        assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+        assert os.environ["TOKENIZERS_PARALLELISM"] == (preset or "false")
+    finally:
+        sys.setswitchinterval(before)
