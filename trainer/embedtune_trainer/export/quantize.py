@@ -7,7 +7,9 @@ e.g. 1536 -> 384) get their outlier input channels split off into a small fp32
 product first (outlier_split.py); a down-projection with too many outliers for that
 stays fp32 whole. On all-MiniLM-L6-v2 (STSb sentences) this keeps 0.995 mean cosine
 to fp32, where plain per-tensor int8 keeps 0.96 and per-channel int8 without the
-split 0.992 (`python -m benchmarks.int8_variants`, docs/benchmarks.md).
+split 0.992 (`python -m benchmarks.int8_variants`, docs/benchmarks.md). Exact GELU
+then becomes ONNX Runtime's FastGelu (gelu_approximation.py): faster, and invisible
+next to the int8 error.
 """
 
 from __future__ import annotations
@@ -20,14 +22,20 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from embedtune_trainer.export.gelu_approximation import approximate_gelu
 from embedtune_trainer.export.outlier_split import OUTLIER_THRESHOLD, channel_ranges, split_outlier_channels
 
 # A down-projection with more outlier channels than this share of its inputs stays fp32.
 MAX_OUTLIER_SHARE = 1 / 32
 
 
-def quantize_int8(source: Path, target: Path, calibration: Iterable[dict[str, np.ndarray]]) -> Path:
-    """Write the int8 graph of `source` to `target`; `calibration` is graph inputs to measure ranges on."""
+def quantize_int8(
+    source: Path, target: Path, calibration: Iterable[dict[str, np.ndarray]], fast_gelu: bool = True
+) -> Path:
+    """Write the int8 graph of `source` to `target`; `calibration` is graph inputs to measure ranges on.
+
+    `fast_gelu=False` keeps exact GELU (benchmarks/int8_variants.py measures both).
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(str(source))
@@ -63,7 +71,16 @@ def quantize_int8(source: Path, target: Path, calibration: Iterable[dict[str, np
             )
     finally:
         root.setLevel(level)
+    if fast_gelu:
+        with_fast_gelu(target)
     return target
+
+
+def with_fast_gelu(graph: Path) -> None:
+    """Rewrite the exact-GELU subgraphs of the ONNX file `graph` as FastGelu, in place."""
+    model = onnx.load(str(graph))
+    if approximate_gelu(model):
+        onnx.save(model, str(graph))
 
 
 def down_projections(model: onnx.ModelProto) -> list[onnx.NodeProto]:
