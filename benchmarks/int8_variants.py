@@ -55,7 +55,8 @@ def quantizers(folder: Path) -> dict[str, Callable[[Path, Path], None]]:
 
     from embedtune_trainer import SentenceEncoder
     from embedtune_trainer.export.calibration import calibration_batches
-    from embedtune_trainer.export.quantize import down_projections, quantize_int8, with_fast_gelu
+    from embedtune_trainer.export.gelu_approximation import with_fast_gelu
+    from embedtune_trainer.export.quantize import down_projections, quantize_int8
 
     def ort_dynamic(**options) -> Callable[[Path, Path], None]:
         def run(source: Path, target: Path) -> None:

@@ -16,6 +16,7 @@ The pattern is what `torch.onnx.export` writes for `nn.GELU()` / HF "gelu":
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -73,6 +74,13 @@ def approximate_gelu(model: onnx.ModelProto) -> int:
     if rewrites and not any(o.domain == CONTRIB_DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(CONTRIB_DOMAIN, 1))
     return len(rewrites)
+
+
+def with_fast_gelu(graph: Path) -> None:
+    """`approximate_gelu` on an ONNX file, in place (for graphs quantised by other tools)."""
+    model = onnx.load(str(graph))
+    if approximate_gelu(model):
+        onnx.save(model, str(graph))
 
 
 def _scalar_constants(graph: onnx.GraphProto) -> dict[str, float]:

@@ -8,7 +8,7 @@ product first (outlier_split.py); a down-projection with too many outliers for t
 stays fp32 whole. On all-MiniLM-L6-v2 (STSb sentences) this keeps 0.995 mean cosine
 to fp32, where plain per-tensor int8 keeps 0.96 and per-channel int8 without the
 split 0.992 (`python -m benchmarks.int8_variants`, docs/benchmarks.md). Exact GELU
-then becomes ONNX Runtime's FastGelu (gelu_approximation.py): faster, and invisible
+becomes ONNX Runtime's FastGelu first (gelu_approximation.py): faster, and invisible
 next to the int8 error.
 """
 
@@ -39,6 +39,8 @@ def quantize_int8(
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(str(source))
+    if fast_gelu:
+        approximate_gelu(model)  # before calibration, so the ranges are the shipped graph's
     keep_fp32 = []
     projections = down_projections(model)
     if projections:
@@ -71,16 +73,7 @@ def quantize_int8(
             )
     finally:
         root.setLevel(level)
-    if fast_gelu:
-        with_fast_gelu(target)
     return target
-
-
-def with_fast_gelu(graph: Path) -> None:
-    """Rewrite the exact-GELU subgraphs of the ONNX file `graph` as FastGelu, in place."""
-    model = onnx.load(str(graph))
-    if approximate_gelu(model):
-        onnx.save(model, str(graph))
 
 
 def down_projections(model: onnx.ModelProto) -> list[onnx.NodeProto]:
