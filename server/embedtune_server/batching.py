@@ -172,6 +172,10 @@ class InputQueue:
         self._running: dict[int, list[_Entry]] = {}
         self._closed = False
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def put(self, entries: list[_Entry]) -> None:
         """Queue a request's inputs; raises BatcherClosedError once the queue is closed."""
         with self._changed:
@@ -241,7 +245,6 @@ class TokenBudgetBatcher:
         self._queue = InputQueue(max_batch_requests, max_batch_tokens, metrics)
         self._in_flight = 0
         self._arrivals = itertools.count()
-        self._closed = False
 
     async def start(self) -> None:
         """Start the tokenizer pool and the inference streams, which report to the running event loop."""
@@ -257,7 +260,6 @@ class TokenBudgetBatcher:
 
         A batch already inside the backend finishes on its own; nobody waits for it.
         """
-        self._closed = True
         for entry in self._queue.close():
             self._fail(entry.request, BatcherClosedError("server is shutting down"))
         self._tokenize_pool.shutdown(wait=False, cancel_futures=True)
@@ -270,7 +272,7 @@ class TokenBudgetBatcher:
         self, texts: Sequence[str], truncate: bool = True, direction: str = "right"
     ) -> EmbedResult:
         """Embed `texts`; raises OverloadedError at the admission limit, or the tokenizer's errors."""
-        if self._closed:
+        if self._queue.closed:
             raise BatcherClosedError("server is shutting down")
         if self._in_flight >= self._max_concurrent:
             self._metrics.rejected.inc()
