@@ -21,13 +21,17 @@ _IMPORT_TO = "from embedtune_client.v1 import"
 
 def generate(out_dir: Path) -> list[Path]:
     """Write the stubs to `out_dir` and return the files written."""
+    import grpc_tools
     from grpc_tools import protoc
 
+    # The well-known types (google/protobuf/descriptor.proto) ship inside grpc_tools.
+    well_known = Path(grpc_tools.__file__).parent / "_proto"
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.glob("embedtune/v1/*.proto"))
     with tempfile.TemporaryDirectory() as tmp:
         args = [
             "protoc",
             f"-I{PROTO_ROOT}",
+            f"-I{well_known}",
             f"--python_out={tmp}",
             f"--pyi_out={tmp}",
             f"--grpc_python_out={tmp}",

@@ -2,8 +2,9 @@
 
 - `--api-key` guards every RPC except health checking and server reflection, which
   stay open so load balancers and tools like grpcurl can probe the server.
-- `--admin-key` guards the RPCs that change state (Upsert, Delete, SubmitFeedback);
-  the api key on them is PERMISSION_DENIED. Without an admin key they need the api key.
+- `--admin-key` guards the methods marked `admin_only` in the proto (the writes,
+  training and models); the api key on them is PERMISSION_DENIED. Without an admin
+  key they need the api key.
 - A missing or unknown key is UNAUTHENTICATED. Keys are compared in constant time.
 
 Keys travel in clear text unless the server has TLS (`--tls-cert/--tls-key`).
@@ -16,19 +17,13 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
+from embedtune_client.contract import ADMIN_METHODS
 from embedtune_server.grpc_handlers import rewrap
 
 OPEN_PREFIXES = (
     "/grpc.health.v1.Health/",
     "/grpc.reflection.v1alpha.ServerReflection/",
     "/grpc.reflection.v1.",
-)
-ADMIN_METHODS = frozenset(
-    {
-        "/embedtune.v1.IndexService/Upsert",
-        "/embedtune.v1.IndexService/Delete",
-        "/embedtune.v1.FeedbackService/SubmitFeedback",
-    }
 )
 
 

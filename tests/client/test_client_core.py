@@ -45,10 +45,10 @@ def test_no_retry_for_writes_that_are_not_idempotent_or_for_final_codes(idempote
     assert RetryPolicy().next_delay(idempotent, code, 1, random.Random(0)) is None
 
 
-def test_only_delete_and_feedback_are_not_retried_and_only_writes_use_the_admin_key():
+def test_only_delete_and_feedback_are_not_retried_and_only_admin_methods_use_the_admin_key():
     rpcs = [v for v in vars(calls).values() if isinstance(v, calls.Rpc)]
     assert {r.name for r in rpcs if not r.idempotent} == {"Delete", "SubmitFeedback"}
-    assert {r.name for r in rpcs if r.writes} == {"Upsert", "Delete", "SubmitFeedback"}
+    assert {r.name for r in rpcs if r.admin} == {"Upsert", "Delete", "SubmitFeedback"}
 
 
 @pytest.mark.parametrize(

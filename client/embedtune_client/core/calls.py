@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
+from embedtune_client.contract import ADMIN_METHODS
 from embedtune_client.core import health
 from embedtune_client.v1 import embedtune_pb2 as pb
 
@@ -25,15 +26,18 @@ T = TypeVar("T")
 class Rpc:
     """One unary method of the contract.
 
-    `writes`: changes server state, so it carries the admin key when one is set.
     `idempotent`: repeating it leaves the same state, so it may be retried.
     """
 
     path: str
     request_type: type[Message]
     response_type: type[Message]
-    writes: bool = False
     idempotent: bool = True
+
+    @property
+    def admin(self) -> bool:
+        """Marked `admin_only` in the proto: it carries the admin key when one is set."""
+        return self.path in ADMIN_METHODS
 
     @property
     def name(self) -> str:
@@ -66,9 +70,9 @@ _FEEDBACK = "/embedtune.v1.FeedbackService/"
 EMBED = Rpc(_EMBED + "Embed", pb.EmbedRequest, pb.EmbedResponse)
 INFO = Rpc(_EMBED + "Info", pb.InfoRequest, pb.InfoResponse)
 # Upsert replaces documents by id, so replaying it after a lost answer is harmless.
-UPSERT = Rpc(_INDEX + "Upsert", pb.UpsertRequest, pb.UpsertResponse, writes=True, idempotent=True)
+UPSERT = Rpc(_INDEX + "Upsert", pb.UpsertRequest, pb.UpsertResponse, idempotent=True)
 # A replayed Delete would fail NOT_FOUND on ids the first attempt removed.
-DELETE = Rpc(_INDEX + "Delete", pb.DeleteRequest, pb.DeleteResponse, writes=True, idempotent=False)
+DELETE = Rpc(_INDEX + "Delete", pb.DeleteRequest, pb.DeleteResponse, idempotent=False)
 GET = Rpc(_INDEX + "Get", pb.GetRequest, pb.GetResponse)
 COUNT = Rpc(_INDEX + "Count", pb.CountRequest, pb.CountResponse)
 SEARCH = Rpc(_INDEX + "Search", pb.SearchRequest, pb.SearchResponse)
@@ -78,7 +82,6 @@ SUBMIT_FEEDBACK = Rpc(
     _FEEDBACK + "SubmitFeedback",
     pb.SubmitFeedbackRequest,
     pb.SubmitFeedbackResponse,
-    writes=True,
     idempotent=False,
 )
 HEALTH_CHECK = Rpc(health.CHECK_METHOD, health.HealthCheckRequest, health.HealthCheckResponse)

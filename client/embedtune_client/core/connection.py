@@ -84,8 +84,8 @@ class ClientSettings:
         return list({**defaults, **dict(self.options)}.items())
 
     def metadata(self, rpc: Rpc) -> tuple[tuple[str, str], ...]:
-        """`authorization: Bearer <key>`: the admin key for writes when set, else the api key."""
-        key = (self.admin_key or self.api_key) if rpc.writes else self.api_key
+        """`authorization: Bearer <key>`: the admin key for admin methods when set, else the api key."""
+        key = (self.admin_key or self.api_key) if rpc.admin else self.api_key
         return (("authorization", f"Bearer {key}"),) if key else ()
 
 

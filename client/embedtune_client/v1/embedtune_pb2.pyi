@@ -1,3 +1,4 @@
+from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -12,9 +13,45 @@ class TruncationDirection(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRUNCATION_DIRECTION_UNSPECIFIED: _ClassVar[TruncationDirection]
     TRUNCATION_DIRECTION_RIGHT: _ClassVar[TruncationDirection]
     TRUNCATION_DIRECTION_LEFT: _ClassVar[TruncationDirection]
+
+class JobKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_KIND_UNSPECIFIED: _ClassVar[JobKind]
+    JOB_KIND_TRAIN: _ClassVar[JobKind]
+    JOB_KIND_ACTIVATE: _ClassVar[JobKind]
+    JOB_KIND_ADD_MODEL: _ClassVar[JobKind]
+
+class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
+    JOB_STATE_QUEUED: _ClassVar[JobState]
+    JOB_STATE_TRAINING: _ClassVar[JobState]
+    JOB_STATE_EVALUATING: _ClassVar[JobState]
+    JOB_STATE_EXPORTING: _ClassVar[JobState]
+    JOB_STATE_REINDEXING: _ClassVar[JobState]
+    JOB_STATE_ACTIVATED: _ClassVar[JobState]
+    JOB_STATE_REJECTED: _ClassVar[JobState]
+    JOB_STATE_FAILED: _ClassVar[JobState]
+    JOB_STATE_CANCELLED: _ClassVar[JobState]
 TRUNCATION_DIRECTION_UNSPECIFIED: TruncationDirection
 TRUNCATION_DIRECTION_RIGHT: TruncationDirection
 TRUNCATION_DIRECTION_LEFT: TruncationDirection
+JOB_KIND_UNSPECIFIED: JobKind
+JOB_KIND_TRAIN: JobKind
+JOB_KIND_ACTIVATE: JobKind
+JOB_KIND_ADD_MODEL: JobKind
+JOB_STATE_UNSPECIFIED: JobState
+JOB_STATE_QUEUED: JobState
+JOB_STATE_TRAINING: JobState
+JOB_STATE_EVALUATING: JobState
+JOB_STATE_EXPORTING: JobState
+JOB_STATE_REINDEXING: JobState
+JOB_STATE_ACTIVATED: JobState
+JOB_STATE_REJECTED: JobState
+JOB_STATE_FAILED: JobState
+JOB_STATE_CANCELLED: JobState
+ADMIN_ONLY_FIELD_NUMBER: _ClassVar[int]
+admin_only: _descriptor.FieldDescriptor
 
 class EmbedRequest(_message.Message):
     __slots__ = ("inputs", "normalize", "truncate", "truncation_direction", "dimensions")
@@ -63,7 +100,7 @@ class InfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size", "max_input_chars", "max_search_k", "max_metadata_entries", "max_metadata_bytes", "max_feedback_items", "max_id_bytes")
+    __slots__ = ("max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size", "max_input_chars", "max_search_k", "max_metadata_entries", "max_metadata_bytes", "max_feedback_items", "max_id_bytes", "max_document_chars")
     MAX_BATCH_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENT_REQUESTS_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +111,7 @@ class Limits(_message.Message):
     MAX_METADATA_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_FEEDBACK_ITEMS_FIELD_NUMBER: _ClassVar[int]
     MAX_ID_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_DOCUMENT_CHARS_FIELD_NUMBER: _ClassVar[int]
     max_batch_tokens: int
     max_batch_requests: int
     max_concurrent_requests: int
@@ -84,7 +122,8 @@ class Limits(_message.Message):
     max_metadata_bytes: int
     max_feedback_items: int
     max_id_bytes: int
-    def __init__(self, max_batch_tokens: _Optional[int] = ..., max_batch_requests: _Optional[int] = ..., max_concurrent_requests: _Optional[int] = ..., max_client_batch_size: _Optional[int] = ..., max_input_chars: _Optional[int] = ..., max_search_k: _Optional[int] = ..., max_metadata_entries: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_feedback_items: _Optional[int] = ..., max_id_bytes: _Optional[int] = ...) -> None: ...
+    max_document_chars: int
+    def __init__(self, max_batch_tokens: _Optional[int] = ..., max_batch_requests: _Optional[int] = ..., max_concurrent_requests: _Optional[int] = ..., max_client_batch_size: _Optional[int] = ..., max_input_chars: _Optional[int] = ..., max_search_k: _Optional[int] = ..., max_metadata_entries: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_feedback_items: _Optional[int] = ..., max_id_bytes: _Optional[int] = ..., max_document_chars: _Optional[int] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
     __slots__ = ("model_version", "model_name", "dimension", "max_seq_length", "normalized", "quantized", "limits", "index_size", "index_type", "server_version", "auth_required")
@@ -310,3 +349,215 @@ class SubmitFeedbackResponse(_message.Message):
     IDS_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class TrainingOptions(_message.Message):
+    __slots__ = ("losses", "epochs", "batch_size", "learning_rate", "min_feedback", "held_out_fraction", "gate_margin", "base_version", "seed")
+    class LossesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    LOSSES_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    MIN_FEEDBACK_FIELD_NUMBER: _ClassVar[int]
+    HELD_OUT_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    GATE_MARGIN_FIELD_NUMBER: _ClassVar[int]
+    BASE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    losses: _containers.ScalarMap[str, str]
+    epochs: float
+    batch_size: int
+    learning_rate: float
+    min_feedback: int
+    held_out_fraction: float
+    gate_margin: float
+    base_version: str
+    seed: int
+    def __init__(self, losses: _Optional[_Mapping[str, str]] = ..., epochs: _Optional[float] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., min_feedback: _Optional[int] = ..., held_out_fraction: _Optional[float] = ..., gate_margin: _Optional[float] = ..., base_version: _Optional[str] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class StartTrainingRequest(_message.Message):
+    __slots__ = ("options",)
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    options: TrainingOptions
+    def __init__(self, options: _Optional[_Union[TrainingOptions, _Mapping]] = ...) -> None: ...
+
+class JobProgress(_message.Message):
+    __slots__ = ("done", "total", "unit", "eta_s")
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    ETA_S_FIELD_NUMBER: _ClassVar[int]
+    done: int
+    total: int
+    unit: str
+    eta_s: float
+    def __init__(self, done: _Optional[int] = ..., total: _Optional[int] = ..., unit: _Optional[str] = ..., eta_s: _Optional[float] = ...) -> None: ...
+
+class Gate(_message.Message):
+    __slots__ = ("metric", "active_score", "new_score", "margin", "passed")
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
+    NEW_SCORE_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    metric: str
+    active_score: float
+    new_score: float
+    margin: float
+    passed: bool
+    def __init__(self, metric: _Optional[str] = ..., active_score: _Optional[float] = ..., new_score: _Optional[float] = ..., margin: _Optional[float] = ..., passed: _Optional[bool] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("id", "kind", "state", "progress", "options", "base_version", "version", "feedback_first_id", "feedback_last_id", "feedback_counts", "metrics_active", "metrics_new", "gate", "reason", "state_seconds", "created_at", "finished_at")
+    class FeedbackCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class MetricsActiveEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class MetricsNewEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class StateSecondsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    BASE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_FIRST_ID_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_LAST_ID_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    METRICS_NEW_FIELD_NUMBER: _ClassVar[int]
+    GATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    STATE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    kind: JobKind
+    state: JobState
+    progress: JobProgress
+    options: TrainingOptions
+    base_version: str
+    version: str
+    feedback_first_id: int
+    feedback_last_id: int
+    feedback_counts: _containers.ScalarMap[str, int]
+    metrics_active: _containers.ScalarMap[str, float]
+    metrics_new: _containers.ScalarMap[str, float]
+    gate: Gate
+    reason: str
+    state_seconds: _containers.ScalarMap[str, float]
+    created_at: float
+    finished_at: float
+    def __init__(self, id: _Optional[int] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[_Union[JobProgress, _Mapping]] = ..., options: _Optional[_Union[TrainingOptions, _Mapping]] = ..., base_version: _Optional[str] = ..., version: _Optional[str] = ..., feedback_first_id: _Optional[int] = ..., feedback_last_id: _Optional[int] = ..., feedback_counts: _Optional[_Mapping[str, int]] = ..., metrics_active: _Optional[_Mapping[str, float]] = ..., metrics_new: _Optional[_Mapping[str, float]] = ..., gate: _Optional[_Union[Gate, _Mapping]] = ..., reason: _Optional[str] = ..., state_seconds: _Optional[_Mapping[str, float]] = ..., created_at: _Optional[float] = ..., finished_at: _Optional[float] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+
+class ModelVersionInfo(_message.Message):
+    __slots__ = ("version", "parent", "base_model", "created_at", "losses", "feedback_counts", "metrics", "active", "job_id", "status")
+    class LossesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class FeedbackCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LOSSES_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    parent: str
+    base_model: str
+    created_at: float
+    losses: _containers.ScalarMap[str, str]
+    feedback_counts: _containers.ScalarMap[str, int]
+    metrics: _containers.ScalarMap[str, float]
+    active: bool
+    job_id: int
+    status: str
+    def __init__(self, version: _Optional[str] = ..., parent: _Optional[str] = ..., base_model: _Optional[str] = ..., created_at: _Optional[float] = ..., losses: _Optional[_Mapping[str, str]] = ..., feedback_counts: _Optional[_Mapping[str, int]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., active: _Optional[bool] = ..., job_id: _Optional[int] = ..., status: _Optional[str] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ModelVersionInfo]
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelVersionInfo, _Mapping]]] = ...) -> None: ...
+
+class ActivateModelRequest(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    def __init__(self, version: _Optional[str] = ...) -> None: ...
+
+class AddModelRequest(_message.Message):
+    __slots__ = ("source",)
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    def __init__(self, source: _Optional[str] = ...) -> None: ...

@@ -560,3 +560,428 @@ class FeedbackService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class TrainingServiceStub:
+    """Turns stored feedback into a new model version (admin key on every method). One job runs at a
+    time: it trains in a child process, gates the result on held-out feedback,
+    exports it to ONNX, re-embeds every document and swaps the new version in.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.StartTraining = channel.unary_unary(
+                '/embedtune.v1.TrainingService/StartTraining',
+                request_serializer=embedtune_dot_v1_dot_embedtune__pb2.StartTrainingRequest.SerializeToString,
+                response_deserializer=embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/embedtune.v1.TrainingService/GetJob',
+                request_serializer=embedtune_dot_v1_dot_embedtune__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/embedtune.v1.TrainingService/ListJobs',
+                request_serializer=embedtune_dot_v1_dot_embedtune__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=embedtune_dot_v1_dot_embedtune__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.WatchJob = channel.unary_stream(
+                '/embedtune.v1.TrainingService/WatchJob',
+                request_serializer=embedtune_dot_v1_dot_embedtune__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/embedtune.v1.TrainingService/CancelJob',
+                request_serializer=embedtune_dot_v1_dot_embedtune__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+                _registered_method=True)
+
+
+class TrainingServiceServicer:
+    """Turns stored feedback into a new model version (admin key on every method). One job runs at a
+    time: it trains in a child process, gates the result on held-out feedback,
+    exports it to ONNX, re-embeds every document and swaps the new version in.
+    """
+
+    def StartTraining(self, request, context):
+        """Starts a training job on the feedback not yet part of an activated version.
+        FAILED_PRECONDITION while another job runs (naming it) or when there is less
+        unused feedback than `min_feedback` (with both counts).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """Newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchJob(self, request, context):
+        """The job now, then every change until it ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """Stops a running job; the active version is unchanged. A finished job is
+        returned as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_TrainingServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'StartTraining': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartTraining,
+                    request_deserializer=embedtune_dot_v1_dot_embedtune__pb2.StartTrainingRequest.FromString,
+                    response_serializer=embedtune_dot_v1_dot_embedtune__pb2.Job.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=embedtune_dot_v1_dot_embedtune__pb2.GetJobRequest.FromString,
+                    response_serializer=embedtune_dot_v1_dot_embedtune__pb2.Job.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=embedtune_dot_v1_dot_embedtune__pb2.ListJobsRequest.FromString,
+                    response_serializer=embedtune_dot_v1_dot_embedtune__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'WatchJob': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJob,
+                    request_deserializer=embedtune_dot_v1_dot_embedtune__pb2.GetJobRequest.FromString,
+                    response_serializer=embedtune_dot_v1_dot_embedtune__pb2.Job.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=embedtune_dot_v1_dot_embedtune__pb2.GetJobRequest.FromString,
+                    response_serializer=embedtune_dot_v1_dot_embedtune__pb2.Job.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'embedtune.v1.TrainingService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('embedtune.v1.TrainingService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class TrainingService:
+    """Turns stored feedback into a new model version (admin key on every method). One job runs at a
+    time: it trains in a child process, gates the result on held-out feedback,
+    exports it to ONNX, re-embeds every document and swaps the new version in.
+    """
+
+    @staticmethod
+    def StartTraining(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/embedtune.v1.TrainingService/StartTraining',
+            embedtune_dot_v1_dot_embedtune__pb2.StartTrainingRequest.SerializeToString,
+            embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/embedtune.v1.TrainingService/GetJob',
+            embedtune_dot_v1_dot_embedtune__pb2.GetJobRequest.SerializeToString,
+            embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/embedtune.v1.TrainingService/ListJobs',
+            embedtune_dot_v1_dot_embedtune__pb2.ListJobsRequest.SerializeToString,
+            embedtune_dot_v1_dot_embedtune__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/embedtune.v1.TrainingService/WatchJob',
+            embedtune_dot_v1_dot_embedtune__pb2.GetJobRequest.SerializeToString,
+            embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/embedtune.v1.TrainingService/CancelJob',
+            embedtune_dot_v1_dot_embedtune__pb2.GetJobRequest.SerializeToString,
+            embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class ModelServiceStub:
+    """The model versions the server knows (admin key on every method).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListModels = channel.unary_unary(
+                '/embedtune.v1.ModelService/ListModels',
+                request_serializer=embedtune_dot_v1_dot_embedtune__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=embedtune_dot_v1_dot_embedtune__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
+        self.ActivateModel = channel.unary_unary(
+                '/embedtune.v1.ModelService/ActivateModel',
+                request_serializer=embedtune_dot_v1_dot_embedtune__pb2.ActivateModelRequest.SerializeToString,
+                response_deserializer=embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+                _registered_method=True)
+        self.AddModel = channel.unary_unary(
+                '/embedtune.v1.ModelService/AddModel',
+                request_serializer=embedtune_dot_v1_dot_embedtune__pb2.AddModelRequest.SerializeToString,
+                response_deserializer=embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+                _registered_method=True)
+
+
+class ModelServiceServicer:
+    """The model versions the server knows (admin key on every method).
+    """
+
+    def ListModels(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ActivateModel(self, request, context):
+        """Serves `version`: rollback or forward. A job: it re-embeds the documents that
+        lack that version's vectors, then swaps.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddModel(self, request, context):
+        """Registers a model from the server's disk or the Hugging Face Hub as a new
+        version (exported to ONNX if it has no export). A job; it does not activate.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ModelServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=embedtune_dot_v1_dot_embedtune__pb2.ListModelsRequest.FromString,
+                    response_serializer=embedtune_dot_v1_dot_embedtune__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'ActivateModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivateModel,
+                    request_deserializer=embedtune_dot_v1_dot_embedtune__pb2.ActivateModelRequest.FromString,
+                    response_serializer=embedtune_dot_v1_dot_embedtune__pb2.Job.SerializeToString,
+            ),
+            'AddModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddModel,
+                    request_deserializer=embedtune_dot_v1_dot_embedtune__pb2.AddModelRequest.FromString,
+                    response_serializer=embedtune_dot_v1_dot_embedtune__pb2.Job.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'embedtune.v1.ModelService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('embedtune.v1.ModelService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ModelService:
+    """The model versions the server knows (admin key on every method).
+    """
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/embedtune.v1.ModelService/ListModels',
+            embedtune_dot_v1_dot_embedtune__pb2.ListModelsRequest.SerializeToString,
+            embedtune_dot_v1_dot_embedtune__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivateModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/embedtune.v1.ModelService/ActivateModel',
+            embedtune_dot_v1_dot_embedtune__pb2.ActivateModelRequest.SerializeToString,
+            embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/embedtune.v1.ModelService/AddModel',
+            embedtune_dot_v1_dot_embedtune__pb2.AddModelRequest.SerializeToString,
+            embedtune_dot_v1_dot_embedtune__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
