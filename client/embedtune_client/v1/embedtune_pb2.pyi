@@ -351,7 +351,7 @@ class SubmitFeedbackResponse(_message.Message):
     def __init__(self, ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class TrainingOptions(_message.Message):
-    __slots__ = ("losses", "epochs", "batch_size", "learning_rate", "min_feedback", "held_out_fraction", "gate_margin", "base_version", "seed")
+    __slots__ = ("losses", "epochs", "batch_size", "learning_rate", "min_feedback", "held_out_fraction", "gate_margin", "base_version", "seed", "max_seq_length")
     class LossesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -368,6 +368,7 @@ class TrainingOptions(_message.Message):
     GATE_MARGIN_FIELD_NUMBER: _ClassVar[int]
     BASE_VERSION_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    MAX_SEQ_LENGTH_FIELD_NUMBER: _ClassVar[int]
     losses: _containers.ScalarMap[str, str]
     epochs: float
     batch_size: int
@@ -377,7 +378,8 @@ class TrainingOptions(_message.Message):
     gate_margin: float
     base_version: str
     seed: int
-    def __init__(self, losses: _Optional[_Mapping[str, str]] = ..., epochs: _Optional[float] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., min_feedback: _Optional[int] = ..., held_out_fraction: _Optional[float] = ..., gate_margin: _Optional[float] = ..., base_version: _Optional[str] = ..., seed: _Optional[int] = ...) -> None: ...
+    max_seq_length: int
+    def __init__(self, losses: _Optional[_Mapping[str, str]] = ..., epochs: _Optional[float] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., min_feedback: _Optional[int] = ..., held_out_fraction: _Optional[float] = ..., gate_margin: _Optional[float] = ..., base_version: _Optional[str] = ..., seed: _Optional[int] = ..., max_seq_length: _Optional[int] = ...) -> None: ...
 
 class StartTrainingRequest(_message.Message):
     __slots__ = ("options",)
