@@ -111,3 +111,21 @@ def test_binary_perfectly_separable():
 def test_binary_rejects_non_binary_labels():
     with pytest.raises(ValueError, match="0 or 1"):
         metrics.best_accuracy(np.array([0.1, 0.2]), np.array([0, 2]))
+
+
+def test_knn_accuracy_by_hand():
+    embeddings = np.array([[1.0, 0.0], [1.0, 0.1], [0.6, 0.8], [0.0, 1.0]])
+    # Nearest other rows: 0→1 (cos 0.995), 1→0, 2→3 (cos 0.8 against 0.677 to row 1), 3→2.
+    labels = np.array([0, 0, 1, 1])
+    assert metrics.knn_accuracy(embeddings, labels) == 1.0
+    assert metrics.knn_accuracy(embeddings, np.array([0, 1, 1, 1])) == pytest.approx(2 / 4)  # rows 0, 1 miss
+    # Scale does not matter (cosine), and a row is never its own neighbour.
+    assert metrics.knn_accuracy(embeddings * 7.0, labels) == 1.0
+    assert metrics.knn_accuracy(np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([0, 1])) == 0.0
+
+
+def test_knn_accuracy_needs_two_rows_and_a_label_each():
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        metrics.knn_accuracy(np.ones((1, 2)), np.array([0]))
+    with pytest.raises(ValueError, match="one label per row"):
+        metrics.knn_accuracy(np.ones((3, 2)), np.array([0, 1]))

@@ -3,15 +3,21 @@
 from embedtune_trainer.evaluation.evaluators import (
     BinaryClassificationEvaluator,
     Evaluator,
+    KNNEvaluator,
     RetrievalEvaluator,
     STSEvaluator,
     TripletEvaluator,
+    evaluate_all,
+    primary_key,
 )
 
 __all__ = [
     "BinaryClassificationEvaluator",
     "Evaluator",
+    "KNNEvaluator",
     "RetrievalEvaluator",
     "STSEvaluator",
     "TripletEvaluator",
+    "evaluate_all",
+    "primary_key",
 ]

@@ -1,7 +1,8 @@
 """Evaluators: embed a fixed evaluation set with an encoder and score it with `metrics`.
 
 Each evaluator is a callable `encoder -> {metric: value}` with a `name` and a
-`primary` metric (the one keep-best and the server's gate compare).
+`primary` metric (the one keep-best and the feedback gate compare). Reported together,
+metrics are keyed `<name>_<metric>` (`evaluate_all`), e.g. "triplet_cosine_accuracy".
 """
 
 from __future__ import annotations
@@ -106,7 +107,38 @@ class RetrievalEvaluator:
         return metrics.retrieval_metrics(rankings, self.qrels)
 
 
-Evaluator = STSEvaluator | TripletEvaluator | BinaryClassificationEvaluator | RetrievalEvaluator
+@dataclass
+class KNNEvaluator:
+    """Share of texts whose nearest other text (cosine) carries the same class label."""
+
+    texts: list[str]
+    labels: list[int]
+    name: str = "knn"
+    batch_size: int = 64
+    primary: str = "accuracy"
+
+    def __call__(self, encoder: Encoder) -> dict[str, float]:
+        (embeddings,) = _encode_unique(encoder, [self.texts], self.batch_size)
+        return {"accuracy": metrics.knn_accuracy(embeddings, np.asarray(self.labels))}
+
+
+Evaluator = (
+    STSEvaluator | TripletEvaluator | BinaryClassificationEvaluator | RetrievalEvaluator | KNNEvaluator
+)
+
+
+def primary_key(evaluator: Evaluator) -> str:
+    """The key of the evaluator's primary metric among `evaluate_all`'s results."""
+    return f"{evaluator.name}_{evaluator.primary}"
+
+
+def evaluate_all(evaluators: Sequence[Evaluator], encoder: Encoder) -> dict[str, float]:
+    """Every evaluator's metrics on `encoder`, keyed `<evaluator name>_<metric>`."""
+    return {
+        f"{evaluator.name}_{key}": float(value)
+        for evaluator in evaluators
+        for key, value in evaluator(encoder).items()
+    }
 
 
 def _encode_pair(encoder: Encoder, first: list[str], second: list[str], batch_size: int) -> list[np.ndarray]:

@@ -74,6 +74,24 @@ def triplet_accuracy(anchors: np.ndarray, positives: np.ndarray, negatives: np.n
     return float(np.mean(cosine_rows(anchors, positives) > cosine_rows(anchors, negatives)))
 
 
+# --- Classes by nearest neighbour ------------------------------------------------------------
+
+
+def knn_accuracy(embeddings: np.ndarray, labels: np.ndarray) -> float:
+    """Leave-one-out 1-nearest-neighbour accuracy: share of rows whose most similar other row
+    (cosine) has the same label. Of equally similar neighbours the first row wins."""
+    labels = np.asarray(labels)
+    if len(embeddings) < 2 or len(embeddings) != len(labels):
+        raise ValueError(
+            f"kNN accuracy needs at least 2 rows and one label per row, got {len(embeddings)} rows "
+            f"and {len(labels)} labels"
+        )
+    similarities = cosine_matrix(embeddings, embeddings)
+    np.fill_diagonal(similarities, -np.inf)  # a row is not its own neighbour
+    nearest = np.argmax(similarities, axis=1)
+    return float(np.mean(labels[nearest] == labels))
+
+
 # --- Retrieval -------------------------------------------------------------------------------
 
 Qrels = Mapping[str, Mapping[str, float]]  # query id → {document id: relevance grade > 0}
