@@ -122,8 +122,8 @@ def test_merged_columns_give_the_same_loss_as_separate_passes():
     assert "column_sizes" not in separate and merged["column_sizes"] == [3, 3]
     assert len(merged["features"]) == 1 and merged["features"][0]["input_ids"].shape[0] == 6
 
-    module = LossModule(build_loss("CosineSimilarityLoss", encoder))
-    assert accepts_merged_columns(module.loss)
+    module = LossModule([build_loss("CosineSimilarityLoss", encoder)])
+    assert accepts_merged_columns(module.losses[0])
     one_pass = module(merged["features"], merged["labels"], merged["column_sizes"])
     two_passes = module(separate["features"], separate["labels"])
     torch.testing.assert_close(one_pass, two_passes, rtol=1e-5, atol=1e-6)

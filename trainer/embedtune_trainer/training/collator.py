@@ -6,6 +6,9 @@ tokenised as one batch instead, so the encoder runs one pass over 2-3× the rows
 than 2-3 small passes: fewer, larger matrix products, which is faster on CPU and GPU.
 Columns of very different lengths (short queries, long documents) stay separate, since
 padding the short ones to the long ones would cost more than it saves.
+
+`RoutingCollator` serves a run over several datasets (`dataset_mix`): each batch comes
+from one dataset and is collated by that dataset's `EncoderCollator`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import torch
 
 from embedtune_trainer.data.columns import LABEL
+from embedtune_trainer.training.dataset_mix import DATASET_KEY
 
 Tokenize = Callable[[list[str]], dict[str, torch.Tensor]]
 
@@ -45,6 +49,24 @@ class EncoderCollator:
         if self.label_dtype is not None:
             batch["labels"] = torch.tensor([row[LABEL] for row in rows], dtype=self.label_dtype)
         return batch
+
+
+@dataclass
+class RoutingCollator:
+    """Collates a batch of `DatasetMix` rows with the collator of the dataset they came from.
+
+    Adds "dataset" (the dataset's position) to the batch, which `LossModule` routes on.
+    """
+
+    collators: Sequence[EncoderCollator]
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        parts = {row[DATASET_KEY] for row in rows}
+        if len(parts) != 1:
+            raise ValueError(f"a batch must come from one dataset, got rows of datasets {sorted(parts)}")
+        (part,) = parts
+        batch = self.collators[part]([{k: v for k, v in row.items() if k != DATASET_KEY} for row in rows])
+        return {**batch, DATASET_KEY: part}
 
 
 def merging_pays(features: list[dict[str, torch.Tensor]], slack: float) -> bool:

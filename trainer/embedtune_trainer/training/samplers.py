@@ -8,7 +8,12 @@
   pads little. Order is only local (within a window of batches), and the batches are then
   shuffled, so the training signal stays random.
 
-Both are deterministic given (seed, epoch), which is what resuming mid-epoch relies on:
+- `InterleavedBatchSampler`: several datasets in one run (see `dataset_mix`). Each
+  dataset's own sampler cuts its batches, so a batch never mixes datasets (each goes to
+  one loss), and the batches of all datasets are shuffled together: every dataset is
+  spread over the whole epoch in proportion to its number of batches.
+
+All are deterministic given (seed, epoch), which is what resuming mid-epoch relies on:
 the Trainer sets the epoch and skips the batches already trained.
 """
 
@@ -132,3 +137,41 @@ class RandomBatchSampler(_EpochSeeded):
     def __len__(self) -> int:
         full, rest = divmod(self.size, self.batch_size)
         return full if self.drop_last or rest == 0 else full + 1
+
+
+class InterleavedBatchSampler(Sampler[list[int]]):
+    """The batches of one sampler per dataset, in a seeded random order across datasets.
+
+    `offsets[p]` is where dataset p starts in the combined index (`DatasetMix.offsets`);
+    each dataset keeps the order its own sampler gives its batches.
+    """
+
+    def __init__(self, samplers: Sequence[Sampler[list[int]]], offsets: Sequence[int], seed: int = 0) -> None:
+        if not samplers or len(samplers) != len(offsets):
+            raise ValueError(f"need one offset per sampler, got {len(samplers)} and {len(offsets)}")
+        self.samplers = list(samplers)
+        self.offsets = list(offsets)
+        self.seed = seed
+        self.epoch = 0
+        # Read by accelerate's data loader wrappers; the largest batch any part yields.
+        self.batch_size = max(getattr(s, "batch_size", 1) for s in self.samplers)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        for sampler in self.samplers:
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = [
+            [[offset + index for index in batch] for batch in sampler]
+            for sampler, offset in zip(self.samplers, self.offsets, strict=True)
+        ]
+        owners = [part for part, own in enumerate(batches) for _ in own]
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        cursors = [iter(own) for own in batches]
+        for position in torch.randperm(len(owners), generator=generator).tolist():
+            yield next(cursors[owners[position]])
+
+    def __len__(self) -> int:
+        return sum(len(sampler) for sampler in self.samplers)

@@ -61,6 +61,7 @@ class TrainSettings:
     keep_best: bool = True  # with eval data: load the best checkpoint at the end
     resume: bool | str = False  # True: the latest checkpoint in the output's checkpoints/
     keep_checkpoints: bool = False
+    checkpoints: bool = True  # False: write none (a run that is never resumed, e.g. the feedback job)
     export_onnx: bool = True
     parent: str | None = None  # the version this one was trained from (embedtune.json)
     version: str | None = None  # default: the output folder's name

@@ -1,14 +1,16 @@
 """`EncoderTrainer`: transformers.Trainer driving an embedding loss over a SentenceEncoder.
 
-The Trainer's "model" is the loss module (it holds the encoder as `loss.model`), so the
-optimiser also sees a loss's own parameters (SoftmaxLoss's classifier) and DDP wraps one
+The Trainer's "model" is the loss module (each loss holds the encoder as `loss.model`), so
+the optimiser also sees a loss's own parameters (SoftmaxLoss's classifier) and DDP wraps one
 module. It goes in a thin `LossModule`, because the Trainer treats a `config` attribute
 as a transformers config and `EmbeddingLoss.config()` is a method. Everything else —
 checkpoints, resume, warm-up, accumulation, evaluation, keep-best, multi-GPU — is the
 library's. What changes:
 
-- batches come from our batch samplers, tokenised by `EncoderCollator`;
-- `compute_loss` calls the loss on `features` + `labels`;
+- a run trains one or several datasets, each with its own loss over the one shared
+  encoder: batches come from our batch samplers (one dataset per batch), tokenised by
+  that dataset's `EncoderCollator` (`RoutingCollator`);
+- `compute_loss` calls the batch's dataset's loss on `features` + `labels`;
 - checkpoints hold the encoder in the sentence-transformers folder format (loadable by
   `SentenceEncoder.load`) plus the loss's own parameters, and are loaded back the same way;
 - evaluation adds the evaluator's metrics (e.g. eval_sts_spearman_cosine) to eval_loss.
@@ -17,6 +19,7 @@ library's. What changes:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +29,9 @@ import transformers
 from torch.utils.data import DataLoader, Sampler
 
 from embedtune_trainer.encoder import SentenceEncoder
-from embedtune_trainer.evaluation.evaluators import Evaluator
+from embedtune_trainer.evaluation.evaluators import Evaluator, evaluate_all
 from embedtune_trainer.losses.base import EmbeddingLoss
+from embedtune_trainer.training.dataset_mix import DATASET_KEY
 
 LOSS_STATE_FILE = "loss.safetensors"
 
@@ -39,46 +43,57 @@ def accepts_merged_columns(loss: EmbeddingLoss) -> bool:
 
 
 class LossModule(torch.nn.Module):
-    """The loss as the Trainer's model: `forward(features, labels[, column_sizes]) -> loss`.
+    """The losses as the Trainer's model: `forward(features, labels, column_sizes, dataset) -> loss`.
 
+    `losses[d]` trains dataset d of the run; all of them embed with the same encoder.
     With `column_sizes` (see `EncoderCollator`), `features` is one batch of all columns'
     texts: the encoder runs once and the embeddings are split back into columns before
     the loss's maths. Only for losses whose forward is the plain `compute(embed(...))`.
     """
 
-    def __init__(self, loss: EmbeddingLoss) -> None:
+    def __init__(self, losses: Sequence[EmbeddingLoss]) -> None:
         super().__init__()
-        self.loss = loss
+        if not losses:
+            raise ValueError("a LossModule needs at least one loss")
+        if any(loss.model is not losses[0].model for loss in losses):
+            raise ValueError("every loss of one run must train the same encoder")
+        self.losses = torch.nn.ModuleList(losses)
+
+    @property
+    def encoder(self) -> torch.nn.Module:
+        return self.losses[0].model
 
     def forward(
         self,
         features: list[dict[str, torch.Tensor]],
         labels: torch.Tensor | None,
         column_sizes: list[int] | None = None,
+        dataset: int = 0,
     ) -> torch.Tensor:
+        loss = self.losses[dataset]
         if column_sizes is None:
-            return self.loss(features, labels)
-        if not accepts_merged_columns(self.loss):
-            raise ValueError(f"{type(self.loss).__name__} needs one tokenised batch per column")
-        embeddings = self.loss.model(features[0])["sentence_embedding"]
-        return self.loss.compute(list(torch.split(embeddings, column_sizes)), labels)
+            return loss(features, labels)
+        if not accepts_merged_columns(loss):
+            raise ValueError(f"{type(loss).__name__} needs one tokenised batch per column")
+        embeddings = self.encoder(features[0])["sentence_embedding"]
+        return loss.compute(list(torch.split(embeddings, column_sizes)), labels)
 
 
 class EncoderTrainer(transformers.Trainer):
     def __init__(
         self,
-        loss: EmbeddingLoss,
+        losses: Sequence[EmbeddingLoss],
         batch_sampler: Sampler[list[int]],
         evaluator: Evaluator | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(model=LossModule(loss), **kwargs)
+        super().__init__(model=LossModule(losses), **kwargs)
         self.batch_sampler = batch_sampler
         self.evaluator = evaluator
 
     @property
     def encoder(self) -> SentenceEncoder:
-        return self.model.loss.model
+        return self.model.encoder
 
     # --- data ------------------------------------------------------------------------------
 
@@ -101,7 +116,9 @@ class EncoderTrainer(transformers.Trainer):
         return_outputs: bool = False,
         num_items_in_batch: Any = None,
     ) -> torch.Tensor | tuple[torch.Tensor, dict]:
-        loss = model(inputs["features"], inputs.get("labels"), inputs.get("column_sizes"))
+        loss = model(
+            inputs["features"], inputs.get("labels"), inputs.get("column_sizes"), inputs[DATASET_KEY]
+        )
         return (loss, {}) if return_outputs else loss
 
     def prediction_step(
@@ -141,8 +158,8 @@ class EncoderTrainer(transformers.Trainer):
     def _evaluator_metrics(self, prefix: str) -> dict[str, float]:
         if self.evaluator is None:
             return {}
-        scores = self.evaluator(self.encoder)
-        return {f"{prefix}_{self.evaluator.name}_{key}": float(value) for key, value in scores.items()}
+        metrics = evaluate_all([self.evaluator], self.encoder)
+        return {f"{prefix}_{key}": value for key, value in metrics.items()}
 
     # --- checkpoints -----------------------------------------------------------------------
 
