@@ -44,7 +44,7 @@ def model() -> TableEncoder:
         (DataShape.LABELED_PAIR, "int", "ContrastiveLoss"),
         (DataShape.POSITIVE_PAIR, None, "MultipleNegativesRankingLoss"),
         (DataShape.LABELED_TEXT, "int", "BatchAllTripletLoss"),
-        (DataShape.TRIPLET, None, "TripletLoss"),
+        (DataShape.TRIPLET, None, "MultipleNegativesRankingLoss"),
     ],
 )
 def test_every_shape_has_a_default_that_fits(shape, label_kind, expected) -> None:

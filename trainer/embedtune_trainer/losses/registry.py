@@ -2,12 +2,16 @@
 
 Names are matched case-insensitively, with or without the "Loss" suffix, plus a few
 common abbreviations ("mnrl", "cmnrl"). Defaults follow the sentence-transformers
-training tutorial. For class-labelled texts it lists four batch triplet losses without
-ranking them; BatchAllTripletLoss is our default because it is the one with the fewest
-demands on the data: BatchHardTripletLoss documents that it additionally needs hard
-positives and negatives, and on a batch where the mined hardest pair is an outlier or a
-mislabel it learns from that one triplet alone, where BatchAll averages over every
-active triplet (it is also the loss ST's TREC batch-triplet example trains with).
+training tutorial, except for triplets: MultipleNegativesRankingLoss, the negative being
+its hard negative beside the other rows' positives, rather than TripletLoss, which with
+its defaults (euclidean, margin 5) left retrieval where it was while MNRL improved it
+(measured in docs/benchmarks.md, SciFact section). For class-labelled texts the tutorial
+lists four batch triplet losses without ranking them; BatchAllTripletLoss is our default
+because it is the one with the fewest demands on the data: BatchHardTripletLoss documents
+that it additionally needs hard positives and negatives, and on a batch where the mined
+hardest pair is an outlier or a mislabel it learns from that one triplet alone, where
+BatchAll averages over every active triplet (it is also the loss ST's TREC batch-triplet
+example trains with).
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ DEFAULT_LOSSES: MappingProxyType[tuple[DataShape, str | None], str] = MappingPro
         (DataShape.LABELED_PAIR, "int"): "ContrastiveLoss",
         (DataShape.POSITIVE_PAIR, None): "MultipleNegativesRankingLoss",
         (DataShape.LABELED_TEXT, "int"): "BatchAllTripletLoss",
-        (DataShape.TRIPLET, None): "TripletLoss",
+        (DataShape.TRIPLET, None): "MultipleNegativesRankingLoss",  # see the module docstring
     }
 )
 
