@@ -5,7 +5,8 @@
         vectors = client.embed(["first text", "second text"])
 
 `AsyncClient` has the same methods as coroutines. Failed calls raise an
-`EmbedtuneError` subclass per gRPC status code.
+`EmbedtuneError` subclass per gRPC status code. `train()`, `wait()` and `models()`
+drive the server's fine-tuning jobs and model versions.
 """
 
 __version__ = "0.1.0"
@@ -33,11 +34,16 @@ from embedtune_client.feedback import DocumentRef, LabeledPair, LabeledText, Pai
 from embedtune_client.results import (
     Document,
     EmbedResult,
+    Gate,
     Hit,
+    Job,
+    JobProgress,
     Limits,
+    ModelVersion,
     SearchResults,
     ServerInfo,
     Timings,
+    TrainingOptions,
     UpsertResult,
 )
 
@@ -52,12 +58,16 @@ __all__ = [
     "EmbedResult",
     "EmbedtuneError",
     "FailedPreconditionError",
+    "Gate",
     "Hit",
     "InternalError",
     "InvalidArgumentError",
+    "Job",
+    "JobProgress",
     "LabeledPair",
     "LabeledText",
     "Limits",
+    "ModelVersion",
     "ModelVersionMismatchError",
     "NotFoundError",
     "Pair",
@@ -67,6 +77,7 @@ __all__ = [
     "SearchResults",
     "ServerInfo",
     "Timings",
+    "TrainingOptions",
     "Triplet",
     "UnauthenticatedError",
     "UnavailableError",

@@ -15,10 +15,19 @@ import grpc
 import grpc.aio
 import numpy as np
 
-from embedtune_client.core.calls import Call, Plan, Rpc
+from embedtune_client.core.calls import Call, Plan, Read, Rpc, Step, Stream
 from embedtune_client.core.connection import ClientBase
+from embedtune_client.core.watch import Progress
 from embedtune_client.feedback import FeedbackItem, LabeledPair, LabeledText, Pair, TextLike, Triplet
-from embedtune_client.results import Document, EmbedResult, SearchResults, ServerInfo, UpsertResult
+from embedtune_client.results import (
+    Document,
+    EmbedResult,
+    Job,
+    ModelVersion,
+    SearchResults,
+    ServerInfo,
+    UpsertResult,
+)
 
 T = TypeVar("T")
 
@@ -70,12 +79,29 @@ class AsyncClient(ClientBase):
             for task in tasks:
                 task.cancel()
 
+    async def _stream(self, step: Step) -> Any:
+        """Open a server stream (`Stream`) or take its next message (`Read`), as calls.py describes."""
+        if isinstance(step, Stream):
+            await asyncio.sleep(step.delay)
+            call = step.call
+            metadata = self.settings.metadata(call.rpc)
+            return self._stub(call.rpc)(call.request, metadata=metadata, timeout=step.timeout)
+        try:
+            message = await step.stream.read()
+        except grpc.RpcError as exc:
+            return exc
+        return None if message is grpc.aio.EOF else message
+
     async def _run(self, plan: Plan[T]) -> T:
         self._check_open()
         try:
-            calls = next(plan)
+            step = next(plan)
             while True:
-                calls = plan.send(await self._execute(calls))
+                if isinstance(step, (Stream, Read)):
+                    answer = await self._stream(step)
+                else:
+                    answer = await self._execute(step)
+                step = plan.send(answer)
         except StopIteration as done:
             return done.value
         finally:
@@ -169,3 +195,57 @@ class AsyncClient(ClientBase):
 
     async def feedback_many(self, items: Iterable[FeedbackItem]) -> list[int]:
         return await self._run(self._operations.feedback(items))
+
+    async def train(
+        self,
+        *,
+        losses: Mapping[str, str] | None = None,
+        epochs: float | None = None,
+        batch_size: int | None = None,
+        learning_rate: float | None = None,
+        min_feedback: int | None = None,
+        held_out_fraction: float | None = None,
+        gate_margin: float | None = None,
+        base_version: str | None = None,
+        seed: int | None = None,
+        max_seq_length: int | None = None,
+    ) -> Job:
+        # Not retried: a replay after a lost answer would start a second job.
+        return await self._run(
+            self._operations.train(
+                losses=losses,
+                epochs=epochs,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                min_feedback=min_feedback,
+                held_out_fraction=held_out_fraction,
+                gate_margin=gate_margin,
+                base_version=base_version,
+                seed=seed,
+                max_seq_length=max_seq_length,
+            )
+        )
+
+    async def job(self, job_id: Job | int) -> Job:
+        return await self._run(self._operations.job(job_id))
+
+    async def jobs(self, limit: int = 50) -> list[Job]:
+        return await self._run(self._operations.jobs(limit))
+
+    async def cancel(self, job: Job | int) -> Job:
+        return await self._run(self._operations.cancel(job))
+
+    async def wait(
+        self, job: Job | int, timeout: float | None = None, progress: Progress | None = None
+    ) -> Job:
+        # `progress` is a plain function here too, called from the event loop.
+        return await self._run(self._operations.wait(job, timeout, progress))
+
+    async def models(self) -> list[ModelVersion]:
+        return await self._run(self._operations.models())
+
+    async def activate(self, version: str) -> Job:
+        return await self._run(self._operations.activate(version))
+
+    async def add_model(self, source: str) -> Job:
+        return await self._run(self._operations.add_model(source))

@@ -2,7 +2,7 @@
 
 Calls of one plan step (the chunks of a large embed, upsert or batch search) go
 through a small thread pool, so up to `max_in_flight` are on the wire at once while
-results come back in order.
+results come back in order. A server stream is read on the calling thread.
 """
 
 from __future__ import annotations
@@ -16,10 +16,19 @@ from typing import Any, TypeVar
 import grpc
 import numpy as np
 
-from embedtune_client.core.calls import Call, Plan, Rpc
+from embedtune_client.core.calls import Call, Plan, Read, Rpc, Step, Stream
 from embedtune_client.core.connection import ClientBase
+from embedtune_client.core.watch import Progress
 from embedtune_client.feedback import FeedbackItem, LabeledPair, LabeledText, Pair, TextLike, Triplet
-from embedtune_client.results import Document, EmbedResult, SearchResults, ServerInfo, UpsertResult
+from embedtune_client.results import (
+    Document,
+    EmbedResult,
+    Job,
+    ModelVersion,
+    SearchResults,
+    ServerInfo,
+    UpsertResult,
+)
 
 T = TypeVar("T")
 
@@ -73,12 +82,25 @@ class Client(ClientBase):
             for future in futures:
                 future.cancel()
 
+    def _stream(self, step: Step) -> Any:
+        """Open a server stream (`Stream`) or take its next message (`Read`), as calls.py describes."""
+        if isinstance(step, Stream):
+            time.sleep(step.delay)
+            call = step.call
+            metadata = self.settings.metadata(call.rpc)
+            return self._stub(call.rpc)(call.request, metadata=metadata, timeout=step.timeout)
+        try:
+            return next(step.stream, None)
+        except grpc.RpcError as exc:
+            return exc
+
     def _run(self, plan: Plan[T]) -> T:
         self._check_open()
         try:
-            calls = next(plan)
+            step = next(plan)
             while True:
-                calls = plan.send(self._execute(calls))
+                answer = self._stream(step) if isinstance(step, (Stream, Read)) else self._execute(step)
+                step = plan.send(answer)
         except StopIteration as done:
             return done.value
         finally:
@@ -187,3 +209,77 @@ class Client(ClientBase):
     def feedback_many(self, items: Iterable[FeedbackItem]) -> list[int]:
         """Submit many items (admin key), in chunks of `max_feedback_items`; ids in item order."""
         return self._run(self._operations.feedback(items))
+
+    def train(
+        self,
+        *,
+        losses: Mapping[str, str] | None = None,
+        epochs: float | None = None,
+        batch_size: int | None = None,
+        learning_rate: float | None = None,
+        min_feedback: int | None = None,
+        held_out_fraction: float | None = None,
+        gate_margin: float | None = None,
+        base_version: str | None = None,
+        seed: int | None = None,
+        max_seq_length: int | None = None,
+    ) -> Job:
+        """Start a training job on the feedback not yet in an activated version (admin key).
+
+        Options left as None take the server's defaults; `job.options` shows what it used.
+        `losses` maps a feedback kind ("triplet", "pair", "labeled_pair", "labeled_text")
+        to a loss name. Returns the queued job; follow it with `wait()`. Not retried: a
+        replay after a lost answer would start a second job. FailedPreconditionError when
+        a job runs already or there is less new feedback than `min_feedback`.
+        """
+        return self._run(
+            self._operations.train(
+                losses=losses,
+                epochs=epochs,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                min_feedback=min_feedback,
+                held_out_fraction=held_out_fraction,
+                gate_margin=gate_margin,
+                base_version=base_version,
+                seed=seed,
+                max_seq_length=max_seq_length,
+            )
+        )
+
+    def job(self, job_id: Job | int) -> Job:
+        """A job as it is now, by id or as a `Job` to refresh (admin key)."""
+        return self._run(self._operations.job(job_id))
+
+    def jobs(self, limit: int = 50) -> list[Job]:
+        """The last `limit` jobs, newest first (admin key)."""
+        return self._run(self._operations.jobs(limit))
+
+    def cancel(self, job: Job | int) -> Job:
+        """Stop a running job; the active version stays. A finished job comes back as it is. Not retried."""
+        return self._run(self._operations.cancel(job))
+
+    def wait(self, job: Job | int, timeout: float | None = None, progress: Progress | None = None) -> Job:
+        """Follow a job until it ends and return it: check `job.state` or `job.succeeded`.
+
+        `progress(job)` is called with every update the server streams. `timeout` is in
+        seconds for the whole wait (None: no limit; the client's per-call timeout does not
+        apply) and raises TimeoutError naming the job and its last state. When the server
+        is unreachable or restarts, wait() subscribes again with the retry policy's
+        backoff until `timeout`, however many attempts that takes.
+        """
+        return self._run(self._operations.wait(job, timeout, progress))
+
+    def models(self) -> list[ModelVersion]:
+        """Every model version the server knows, oldest first (admin key)."""
+        return self._run(self._operations.models())
+
+    def activate(self, version: str) -> Job:
+        """Serve `version` (rollback or forward): a job that re-embeds the documents that lack its
+        vectors, then swaps. Not retried."""
+        return self._run(self._operations.activate(version))
+
+    def add_model(self, source: str) -> Job:
+        """Register a model from a folder on the server's disk or a Hugging Face Hub id as a new
+        version (a job; it does not activate it). Not retried."""
+        return self._run(self._operations.add_model(source))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from embedtune_client.contract import TERMINAL_STATES
+
 
 @dataclass(frozen=True)
 class Timings:
@@ -104,3 +106,110 @@ class ServerInfo:
     index_type: str
     server_version: str
     auth_required: bool
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """Work done in the job's current state, in `unit`s ("steps", "documents").
+
+    `total` is 0 while unknown; `eta_s` is the estimated seconds left in this state (0: unknown).
+    """
+
+    done: int = 0
+    total: int = 0
+    unit: str = ""
+    eta_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What decided a training job: the new version must beat the active one by more than `margin`.
+
+    The scores are the mean of the held-out metrics named in `metric`.
+    """
+
+    metric: str
+    active_score: float
+    new_score: float
+    margin: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The options of a training job as the server recorded them (None: not recorded).
+
+    `losses` maps a feedback kind to its loss; `base_version` "" means the active version.
+    """
+
+    losses: Mapping[str, str] = field(default_factory=dict)
+    epochs: float | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    min_feedback: int | None = None
+    held_out_fraction: float | None = None
+    gate_margin: float | None = None
+    base_version: str = ""
+    seed: int | None = None
+    max_seq_length: int | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A training, activation or model registration job, as the server last reported it.
+
+    `kind` is "train", "activate" or "add_model"; `state` one of "queued", "training",
+    "evaluating", "exporting", "reindexing", then a terminal "activated", "rejected",
+    "failed" or "cancelled" (`reason` says why for the last three). `gate` is None until
+    the job has been gated; `options` None for jobs that do not train. `state_seconds`
+    holds the seconds spent in each state that ran. Times are Unix seconds;
+    `finished_at` is None until the job ends.
+    """
+
+    id: int
+    kind: str
+    state: str
+    progress: JobProgress
+    options: TrainingOptions | None
+    base_version: str
+    version: str
+    feedback_first_id: int
+    feedback_last_id: int
+    feedback_counts: Mapping[str, int]
+    metrics_active: Mapping[str, float]
+    metrics_new: Mapping[str, float]
+    gate: Gate | None
+    reason: str
+    state_seconds: Mapping[str, float]
+    created_at: float
+    finished_at: float | None
+
+    @property
+    def done(self) -> bool:
+        """The job has ended; its state will not change again."""
+        return self.state in TERMINAL_STATES
+
+    @property
+    def succeeded(self) -> bool:
+        """Its version serves now (for add_model: is registered)."""
+        return self.state == "activated"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A model version the server knows.
+
+    `status` is "ready" (can be activated) or "rejected" (the gate kept the active version;
+    kept for inspection). `parent` is "" for a base model, `job_id` 0 for the first version.
+    """
+
+    version: str
+    parent: str
+    base_model: str
+    created_at: float
+    losses: Mapping[str, str]
+    feedback_counts: Mapping[str, int]
+    metrics: Mapping[str, float]
+    active: bool
+    job_id: int
+    status: str

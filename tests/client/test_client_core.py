@@ -7,7 +7,7 @@ import random
 import grpc
 import pytest
 
-from embedtune_client import Client, RetryPolicy
+from embedtune_client import Client, NotFoundError, RetryPolicy
 from embedtune_client.core import calls, health
 from embedtune_client.core.connection import ClientSettings
 from embedtune_client.core.operations import Operations, chunks
@@ -45,10 +45,21 @@ def test_no_retry_for_writes_that_are_not_idempotent_or_for_final_codes(idempote
     assert RetryPolicy().next_delay(idempotent, code, 1, random.Random(0)) is None
 
 
-def test_only_delete_and_feedback_are_not_retried_and_only_admin_methods_use_the_admin_key():
+def test_which_rpcs_are_not_retried_use_the_admin_key_and_stream():
     rpcs = [v for v in vars(calls).values() if isinstance(v, calls.Rpc)]
-    assert {r.name for r in rpcs if not r.idempotent} == {"Delete", "SubmitFeedback"}
-    assert {r.name for r in rpcs if r.admin} == {"Upsert", "Delete", "SubmitFeedback"}
+    state_changes = {"StartTraining", "CancelJob", "ActivateModel", "AddModel"}
+    assert {r.name for r in rpcs if not r.idempotent} == {"Delete", "SubmitFeedback", *state_changes}
+    jobs = {"GetJob", "ListJobs", "WatchJob", "ListModels", *state_changes}
+    assert {r.name for r in rpcs if r.admin} == {"Upsert", "Delete", "SubmitFeedback", *jobs}
+    assert {r.name for r in rpcs if r.streaming} == {"WatchJob"}
+
+
+def test_backoff_has_no_attempt_limit_and_stays_capped():
+    policy = RetryPolicy(max_attempts=2, initial_backoff=0.1, max_backoff=1.0)
+    rng = random.Random(0)
+    assert policy.next_delay(True, grpc.StatusCode.UNAVAILABLE, 2, rng) is None
+    # Hours of failures in a row: 2.0**5000 would overflow a float.
+    assert all(0 <= policy.backoff(attempt, rng) <= 1.0 for attempt in (2, 50, 5000))
 
 
 @pytest.mark.parametrize(
@@ -112,3 +123,65 @@ def test_a_plan_asks_for_info_once_then_sends_all_chunks_in_one_step():
     assert done.value.value.embeddings[:, 0].tolist() == [0, 1, 2, 3, 4]
     # The limits are cached: a second plan goes straight to Embed.
     assert next(operations.embed(["x"]))[0].rpc is calls.EMBED
+
+
+class _StreamHandle:
+    """Stands in for an open gRPC stream in a hand-driven plan."""
+
+    cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _Broken(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self._code = code
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return f"broken: {self._code.name}"
+
+
+def _job(state: int) -> pb.Job:
+    return pb.Job(id=7, kind=pb.JOB_KIND_TRAIN, state=state)
+
+
+def test_the_watch_plan_reads_to_a_terminal_state_and_resubscribes_after_a_break():
+    """Drive wait()'s plan by hand: open, read, break, back off, open again, read to the end."""
+    seen = []
+    plan = Operations(RetryPolicy(initial_backoff=0.5, max_backoff=0.5)).wait(7, None, seen.append)
+    first = next(plan)
+    assert isinstance(first, calls.Stream) and first.call.rpc is calls.WATCH_JOB
+    assert first.call.request.id == 7 and first.timeout is None and first.delay == 0
+    stream = _StreamHandle()
+    assert isinstance(plan.send(stream), calls.Read)
+    plan.send(_job(pb.JOB_STATE_TRAINING))
+    again = plan.send(_Broken(grpc.StatusCode.UNAVAILABLE))
+    assert stream.cancelled
+    assert isinstance(again, calls.Stream) and 0 <= again.delay <= 0.5
+    plan.send(_StreamHandle())
+    with pytest.raises(StopIteration) as done:
+        plan.send(_job(pb.JOB_STATE_REJECTED))
+    assert done.value.value.state == "rejected"
+    assert [job.state for job in seen] == ["training", "rejected"]
+
+
+def test_the_watch_plan_bounds_the_stream_by_its_own_timeout_and_names_the_job_when_it_passes():
+    plan = Operations().wait(7, 60.0, None)
+    step = next(plan)
+    assert 59 < step.timeout <= 60  # not the client's per-call timeout
+    plan.send(_StreamHandle())
+    plan.send(_job(pb.JOB_STATE_QUEUED))
+    with pytest.raises(TimeoutError, match=r"job 7 .*60 s.*queued"):
+        plan.send(_Broken(grpc.StatusCode.DEADLINE_EXCEEDED))
+
+
+def test_the_watch_plan_raises_the_typed_error_for_codes_it_does_not_retry():
+    plan = Operations().wait(7, None, None)
+    next(plan)
+    plan.send(_StreamHandle())
+    with pytest.raises(NotFoundError, match="WatchJob"):
+        plan.send(_Broken(grpc.StatusCode.NOT_FOUND))

@@ -35,7 +35,8 @@ class ClientSettings:
 
     `tls`: False for plaintext, True for TLS with the system's root certificates, the
     PEM bytes or the path of a root certificate (for a self-signed server), or ready
-    `grpc.ChannelCredentials`. `timeout`: seconds per attempt (None: no deadline).
+    `grpc.ChannelCredentials`. `timeout`: seconds per attempt of a unary call (None: no
+    deadline); `wait()` takes its own, since a job can take far longer.
     `max_in_flight`: how many chunks of one large call are sent concurrently.
     `options`: extra gRPC channel options.
     """
@@ -114,8 +115,8 @@ class ClientBase:
             max_in_flight=max_in_flight,
             options=tuple(options),
         )
-        self._operations = Operations()
         self._rng = random.Random()
+        self._operations = Operations(self.settings.retry, self._rng)
         self._closed = False
         self._connect()
 

@@ -6,15 +6,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from embedtune_client.contract import JOB_KINDS, JOB_STATES
 from embedtune_client.feedback import DocumentRef, FeedbackItem, LabeledPair, LabeledText, Pair, Triplet
 from embedtune_client.results import (
     Document,
     EmbedResult,
+    Gate,
     Hit,
+    Job,
+    JobProgress,
     Limits,
+    ModelVersion,
     SearchResults,
     ServerInfo,
     Timings,
+    TrainingOptions,
 )
 from embedtune_client.v1 import embedtune_pb2 as pb
 
@@ -135,3 +141,73 @@ def feedback_item(name: str, item: FeedbackItem) -> pb.FeedbackItem:
             )
         )
     raise TypeError(f"{name} must be a Triplet, Pair, LabeledPair or LabeledText, got {type(item).__name__}")
+
+
+def _float32(value: float) -> float:
+    """A float32 wire value as the shortest decimal that gives it back: 2e-05, not 1.9999999e-05."""
+    return float(str(np.float32(value)))
+
+
+def training_options(message: pb.TrainingOptions) -> TrainingOptions:
+    def recorded(name: str) -> float | int | None:
+        if not message.HasField(name):
+            return None
+        value = getattr(message, name)
+        return _float32(value) if isinstance(value, float) else value
+
+    return TrainingOptions(
+        losses=dict(message.losses),
+        epochs=recorded("epochs"),
+        batch_size=recorded("batch_size"),
+        learning_rate=recorded("learning_rate"),
+        min_feedback=recorded("min_feedback"),
+        held_out_fraction=recorded("held_out_fraction"),
+        gate_margin=recorded("gate_margin"),
+        base_version=message.base_version,
+        seed=recorded("seed"),
+        max_seq_length=recorded("max_seq_length"),
+    )
+
+
+def job(message: pb.Job) -> Job:
+    """A job; enum values newer than this client read as "unknown"."""
+    progress = message.progress
+    gate = message.gate
+    return Job(
+        id=message.id,
+        kind=JOB_KINDS.get(message.kind, "unknown"),
+        state=JOB_STATES.get(message.state, "unknown"),
+        progress=JobProgress(progress.done, progress.total, progress.unit, progress.eta_s),
+        options=training_options(message.options) if message.HasField("options") else None,
+        base_version=message.base_version,
+        version=message.version,
+        feedback_first_id=message.feedback_first_id,
+        feedback_last_id=message.feedback_last_id,
+        feedback_counts=dict(message.feedback_counts),
+        metrics_active=dict(message.metrics_active),
+        metrics_new=dict(message.metrics_new),
+        gate=(
+            Gate(gate.metric, gate.active_score, gate.new_score, gate.margin, gate.passed)
+            if message.HasField("gate")
+            else None
+        ),
+        reason=message.reason,
+        state_seconds=dict(message.state_seconds),
+        created_at=message.created_at,
+        finished_at=message.finished_at or None,
+    )
+
+
+def model_version(message: pb.ModelVersionInfo) -> ModelVersion:
+    return ModelVersion(
+        version=message.version,
+        parent=message.parent,
+        base_model=message.base_model,
+        created_at=message.created_at,
+        losses=dict(message.losses),
+        feedback_counts=dict(message.feedback_counts),
+        metrics=dict(message.metrics),
+        active=message.active,
+        job_id=message.job_id,
+        status=message.status,
+    )

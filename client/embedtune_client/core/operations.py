@@ -7,16 +7,28 @@ decide chunk sizes) per client, so only the first chunked call pays for it.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from embedtune_client.core import calls, convert, health, validation
+from embedtune_client.contract import FEEDBACK_KINDS
+from embedtune_client.core import calls, convert, health, validation, watch
 from embedtune_client.core.calls import Call, Plan, Rpc
+from embedtune_client.core.retry import RetryPolicy
+from embedtune_client.core.validation import UINT32_MAX, optional
 from embedtune_client.errors import ModelVersionMismatchError
 from embedtune_client.feedback import FeedbackItem
-from embedtune_client.results import Document, EmbedResult, SearchResults, ServerInfo, UpsertResult
+from embedtune_client.results import (
+    Document,
+    EmbedResult,
+    Job,
+    ModelVersion,
+    SearchResults,
+    ServerInfo,
+    UpsertResult,
+)
 from embedtune_client.v1 import embedtune_pb2 as pb
 
 # A model swap between two chunks of one embed call mixes versions; re-embedding the
@@ -41,10 +53,15 @@ def _single(rpc: Rpc, request: Any) -> Plan[Any]:
 
 
 class Operations:
-    """Builds the plans; holds the server's `Info` once fetched."""
+    """Builds the plans; holds the server's `Info` once fetched.
 
-    def __init__(self) -> None:
+    `retry` and `rng` pace a watch's re-subscriptions, as the transports pace retries.
+    """
+
+    def __init__(self, retry: RetryPolicy | None = None, rng: random.Random | None = None) -> None:
         self._info: ServerInfo | None = None
+        self._retry = retry or RetryPolicy()
+        self._rng = rng or random.Random()
 
     # ------------------------------------------------------------------ server
 
@@ -215,3 +232,68 @@ class Operations:
             return count
         info = yield from self._cached_info()
         return getattr(info.limits, limit)
+
+    # ---------------------------------------------------------- jobs, models
+
+    def train(
+        self,
+        *,
+        losses: Mapping[str, str] | None,
+        epochs: float | None,
+        batch_size: int | None,
+        learning_rate: float | None,
+        min_feedback: int | None,
+        held_out_fraction: float | None,
+        gate_margin: float | None,
+        base_version: str | None,
+        seed: int | None,
+        max_seq_length: int | None,
+    ) -> Plan[Job]:
+        """Every option checked here; the ones left as None stay unset for the server's defaults."""
+        options = pb.TrainingOptions(
+            losses=validation.losses("losses", losses, FEEDBACK_KINDS),
+            epochs=optional(validation.number, "epochs", epochs, 0),
+            batch_size=optional(validation.int_between, "batch_size", batch_size, 1, UINT32_MAX),
+            learning_rate=optional(validation.number, "learning_rate", learning_rate, 0),
+            min_feedback=optional(validation.int_between, "min_feedback", min_feedback, 1, UINT32_MAX),
+            held_out_fraction=optional(validation.number, "held_out_fraction", held_out_fraction, 0, 1),
+            gate_margin=optional(validation.number, "gate_margin", gate_margin),
+            base_version=optional(validation.non_empty_str, "base_version", base_version),
+            seed=optional(validation.int_between, "seed", seed, 0, UINT32_MAX),
+            max_seq_length=optional(validation.int_between, "max_seq_length", max_seq_length, 1, UINT32_MAX),
+        )
+        request = pb.StartTrainingRequest(options=options)
+        return convert.job((yield from _single(calls.START_TRAINING, request)))
+
+    def job(self, job_id: Job | int) -> Plan[Job]:
+        request = pb.GetJobRequest(id=validation.job_id("job_id", job_id))
+        return convert.job((yield from _single(calls.GET_JOB, request)))
+
+    def jobs(self, limit: int) -> Plan[list[Job]]:
+        request = pb.ListJobsRequest(limit=validation.int_between("limit", limit, 1, UINT32_MAX))
+        response = yield from _single(calls.LIST_JOBS, request)
+        return [convert.job(job) for job in response.jobs]
+
+    def cancel(self, job: Job | int) -> Plan[Job]:
+        request = pb.GetJobRequest(id=validation.job_id("job", job))
+        return convert.job((yield from _single(calls.CANCEL_JOB, request)))
+
+    def wait(self, job: Job | int, timeout: float | None, progress: watch.Progress | None) -> Plan[Job]:
+        job_id = validation.job_id("job", job)
+        timeout = optional(validation.number, "timeout", timeout, 0)
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be callable, got {type(progress).__name__}")
+        last = job if isinstance(job, Job) else None
+        return (yield from watch.follow(job_id, last, timeout, progress, self._retry, self._rng))
+
+    def models(self) -> Plan[list[ModelVersion]]:
+        response = yield from _single(calls.LIST_MODELS, pb.ListModelsRequest())
+        return [convert.model_version(model) for model in response.models]
+
+    def activate(self, version: str) -> Plan[Job]:
+        request = pb.ActivateModelRequest(version=validation.non_empty_str("version", version))
+        return convert.job((yield from _single(calls.ACTIVATE_MODEL, request)))
+
+    def add_model(self, source: str) -> Plan[Job]:
+        request = pb.AddModelRequest(source=validation.non_empty_str("source", source))
+        return convert.job((yield from _single(calls.ADD_MODEL, request)))

@@ -42,5 +42,13 @@ class RetryPolicy:
         """Seconds to wait before retrying after failed `attempt`, or None to give up."""
         if not idempotent or code not in self.codes or attempt >= self.max_attempts:
             return None
-        cap = min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1))
+        return self.backoff(attempt, rng)
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """The jittered wait after failed `attempt`, with no attempt limit (a watch re-subscribes
+        until its own timeout)."""
+        try:
+            cap = min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1))
+        except OverflowError:  # thousands of failures in a row: long past max_backoff
+            cap = self.max_backoff if self.initial_backoff else 0.0
         return rng.uniform(0.0, cap)

@@ -6,10 +6,18 @@ limit. Type mistakes raise TypeError, bad values ValueError.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
+
+from embedtune_client.results import Job
+
+T = TypeVar("T")
+UINT32_MAX = 2**32 - 1
+UINT64_MAX = 2**64 - 1
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def str_list(name: str, values: Iterable[str]) -> list[str]:
@@ -75,14 +83,67 @@ def string_map(name: str, value: Mapping[str, str] | None) -> dict[str, str]:
     return dict(value)
 
 
-def positive_int(name: str, value: int, maximum: int = 0) -> int:
-    """An int in 1..maximum (no upper bound when `maximum` is 0)."""
+def positive_int(name: str, value: int) -> int:
+    """An int of at least 1."""
+    return int_between(name, value, 1)
+
+
+def int_between(name: str, value: int, minimum: int, maximum: int | None = None) -> int:
+    """An int in minimum..maximum (a bool is refused, not taken as 0 or 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1 or (maximum and value > maximum):
-        bound = f"1..{maximum}" if maximum else "at least 1"
-        raise ValueError(f"{name} must be {bound}, got {value}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return int(value)
+
+
+def number(name: str, value: float, above: float | None = None, below: float | None = None) -> float:
+    """A finite number that fits the wire's 32-bit float, strictly between `above` and `below` if given."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    result = float(value)
+    if not math.isfinite(result) or abs(result) > FLOAT32_MAX:
+        raise ValueError(f"{name} must be a finite number (a 32-bit float), got {value}")
+    if above is not None and result <= above:
+        raise ValueError(f"{name} must be greater than {above:g}, got {value}")
+    if below is not None and result >= below:
+        raise ValueError(f"{name} must be less than {below:g}, got {value}")
+    return result
+
+
+def non_empty_str(name: str, value: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} is an empty string")
+    return value
+
+
+def optional(check: Callable[..., T], name: str, value: Any, *bounds: Any) -> T | None:
+    """`check(name, value, *bounds)`, or None when the argument was left out (the server's default)."""
+    return None if value is None else check(name, value, *bounds)
+
+
+def losses(name: str, value: Mapping[str, str] | None, kinds: Sequence[str]) -> dict[str, str]:
+    """A loss name per feedback kind; an unknown kind is refused rather than silently ignored."""
+    chosen = string_map(name, value)
+    for kind, loss in chosen.items():
+        if kind not in kinds:
+            raise ValueError(f"{name}: unknown feedback kind {kind!r}; expected one of {', '.join(kinds)}")
+        if not loss:
+            raise ValueError(f"{name}[{kind!r}] is an empty string; give a loss name")
+    return chosen
+
+
+def job_id(name: str, job: Job | int) -> int:
+    """The id of a `Job`, or an id given as an int."""
+    if isinstance(job, Job):
+        return job.id
+    if isinstance(job, bool) or not isinstance(job, (int, np.integer)):
+        raise TypeError(f"{name} must be a Job or a job id (an int), got {type(job).__name__}")
+    return int_between(name, job, 1, UINT64_MAX)
 
 
 def text_lengths(name: str, texts: Sequence[str], max_chars: int) -> None:
