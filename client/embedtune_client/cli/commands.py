@@ -8,82 +8,23 @@ non-zero; set EMBEDTUNE_DEBUG=1 for the traceback.
 from __future__ import annotations
 
 import argparse
-import functools
-import json
-import os
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
+from embedtune_client.cli import remote
 from embedtune_client.cli.progress import progress_bar
-from embedtune_client.cli.records import FORMATS, InputFileError, Record, RecordFields, read_records, validate
-from embedtune_client.client import Client
-from embedtune_client.errors import EmbedtuneError
+from embedtune_client.cli.records import FORMATS, Record, RecordFields, read_records, validate
 from embedtune_client.feedback import DocumentRef, TextLike
-
-DEFAULT_TARGET = "127.0.0.1:50051"
-Handler = Callable[[argparse.Namespace], int]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    connection = _connection_flags()
+    connection = remote.connection_flags()
     _register_index(subparsers, connection)
     _register_search(subparsers, connection)
     _register_embed(subparsers, connection)
     _register_info(subparsers, connection)
     _register_feedback(subparsers, connection)
-
-
-# ------------------------------------------------------------------ plumbing
-
-
-def _connection_flags() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(add_help=False)
-    group = parser.add_argument_group("connection")
-    group.add_argument("--target", help=f"server host:port (env EMBEDTUNE_TARGET, default {DEFAULT_TARGET})")
-    group.add_argument("--api-key", help="api key (env EMBEDTUNE_API_KEY)")
-    group.add_argument("--admin-key", help="admin key for writes (env EMBEDTUNE_ADMIN_KEY)")
-    group.add_argument(
-        "--tls",
-        nargs="?",
-        const=True,
-        default=False,
-        metavar="CA_FILE",
-        help="use TLS; give the root certificate file for a self-signed server",
-    )
-    group.add_argument("--timeout", type=float, default=30.0, help="seconds per call (default 30)")
-    return parser
-
-
-def _client(args: argparse.Namespace) -> Client:
-    return Client(
-        target=args.target or os.environ.get("EMBEDTUNE_TARGET") or DEFAULT_TARGET,
-        api_key=args.api_key or os.environ.get("EMBEDTUNE_API_KEY") or None,
-        admin_key=args.admin_key or os.environ.get("EMBEDTUNE_ADMIN_KEY") or None,
-        tls=args.tls,
-        timeout=args.timeout,
-    )
-
-
-def _one_line_errors(handler: Handler) -> Handler:
-    """Turn expected failures into one line on stderr and a non-zero exit code."""
-
-    @functools.wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except (EmbedtuneError, InputFileError, ValueError, TypeError, OSError) as exc:
-            if os.environ.get("EMBEDTUNE_DEBUG"):
-                raise
-            print(f"embedtune {args.command}: error: {exc}", file=sys.stderr)
-            return 1 if isinstance(exc, EmbedtuneError) else 2
-
-    return run
-
-
-def _print_json(value: object) -> None:
-    print(json.dumps(value, ensure_ascii=False))
 
 
 # --------------------------------------------------------------------- index
@@ -104,19 +45,19 @@ def _register_index(subparsers: argparse._SubParsersAction, connection: argparse
         "--metadata-fields", help="comma-separated fields to keep as metadata (default: every other field)"
     )
     add.add_argument("--batch-size", type=int, default=512, help="documents per upsert call (default 512)")
-    add.set_defaults(handler=_one_line_errors(_index_add))
+    add.set_defaults(handler=remote.one_line_errors(_index_add))
 
     count = commands.add_parser("count", parents=[connection], help="number of stored documents")
-    count.set_defaults(handler=_one_line_errors(_index_count))
+    count.set_defaults(handler=remote.one_line_errors(_index_count))
 
     get = commands.add_parser("get", parents=[connection], help="print documents by id, one JSON per line")
     get.add_argument("ids", nargs="+")
-    get.set_defaults(handler=_one_line_errors(_index_get))
+    get.set_defaults(handler=remote.one_line_errors(_index_get))
 
     delete = commands.add_parser("delete", parents=[connection], help="delete documents by id")
     delete.add_argument("ids", nargs="+")
     delete.add_argument("--ignore-missing", action="store_true", help="unknown ids are not an error")
-    delete.set_defaults(handler=_one_line_errors(_index_delete))
+    delete.set_defaults(handler=remote.one_line_errors(_index_delete))
 
 
 def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
@@ -132,7 +73,7 @@ def _index_add(args: argparse.Namespace) -> int:
     # Check the whole file first: a bad line fails the command before anything is written.
     total = validate(args.file, fields, args.format)
     written = 0
-    with _client(args) as client, progress_bar(total, f"index add {args.file.name}") as bar:
+    with remote.client(args) as client, progress_bar(total, f"index add {args.file.name}") as bar:
         for batch in _batches(read_records(args.file, fields, args.format), args.batch_size):
             result = client.upsert(
                 [r.id for r in batch], [r.text for r in batch], [r.metadata for r in batch]
@@ -144,20 +85,20 @@ def _index_add(args: argparse.Namespace) -> int:
 
 
 def _index_count(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with remote.client(args) as client:
         print(client.count())
     return 0
 
 
 def _index_get(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with remote.client(args) as client:
         for document in client.get(args.ids):
-            _print_json({"id": document.id, "text": document.text, "metadata": dict(document.metadata)})
+            remote.print_json({"id": document.id, "text": document.text, "metadata": dict(document.metadata)})
     return 0
 
 
 def _index_delete(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with remote.client(args) as client:
         print(f"deleted {client.delete(args.ids, ignore_missing=args.ignore_missing)} documents")
     return 0
 
@@ -185,15 +126,17 @@ def _register_search(subparsers: argparse._SubParsersAction, connection: argpars
         help="only documents with this metadata (repeatable; all must match)",
     )
     search.add_argument("--json", action="store_true", help="one JSON object per hit")
-    search.set_defaults(handler=_one_line_errors(_search))
+    search.set_defaults(handler=remote.one_line_errors(_search))
 
 
 def _search(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with remote.client(args) as client:
         hits = client.search(args.query, k=args.k, filter=dict(args.filter))
     for hit in hits:
         if args.json:
-            _print_json({"id": hit.id, "score": hit.score, "text": hit.text, "metadata": dict(hit.metadata)})
+            remote.print_json(
+                {"id": hit.id, "score": hit.score, "text": hit.text, "metadata": dict(hit.metadata)}
+            )
         else:
             print(f"{hit.score:.4f}\t{hit.id}\t{hit.text}")
     return 0
@@ -206,14 +149,14 @@ def _register_embed(subparsers: argparse._SubParsersAction, connection: argparse
     embed.add_argument("texts", nargs="+")
     embed.add_argument("--dimensions", type=int, help="keep only the first N values (Matryoshka)")
     embed.add_argument("--no-normalize", dest="normalize", action="store_false", help="raw, unnormalised")
-    embed.set_defaults(handler=_one_line_errors(_embed))
+    embed.set_defaults(handler=remote.one_line_errors(_embed))
 
 
 def _embed(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with remote.client(args) as client:
         vectors = client.embed(args.texts, normalize=args.normalize, dimensions=args.dimensions)
     for vector in vectors:
-        _print_json([round(float(v), 7) for v in vector])
+        remote.print_json([round(float(v), 7) for v in vector])
     return 0
 
 
@@ -225,21 +168,21 @@ def _register_info(subparsers: argparse._SubParsersAction, connection: argparse.
         "info", parents=[connection], help="the served model and the server's limits"
     )
     info.add_argument("--json", action="store_true")
-    info.set_defaults(handler=_one_line_errors(_info))
+    info.set_defaults(handler=remote.one_line_errors(_info))
     health = subparsers.add_parser(
         "health", parents=[connection], help="grpc.health.v1 status; exit 0 if SERVING"
     )
     health.add_argument("--service", default="", help="service name (default: the whole server)")
-    health.set_defaults(handler=_one_line_errors(_health))
+    health.set_defaults(handler=remote.one_line_errors(_health))
 
 
 def _info(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    with _client(args) as client:
+    with remote.client(args) as client:
         info = asdict(client.info())
     if args.json:
-        _print_json(info)
+        remote.print_json(info)
         return 0
     limits = info.pop("limits")
     for key, value in [*info.items(), *((f"limits.{k}", v) for k, v in limits.items())]:
@@ -248,7 +191,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _health(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with remote.client(args) as client:
         status = client.health(args.service)
     print(status)
     return 0 if status == "SERVING" else 1
@@ -273,12 +216,12 @@ def _register_feedback(subparsers: argparse._SubParsersAction, connection: argpa
     triplet.add_argument("anchor")
     triplet.add_argument("positive")
     triplet.add_argument("negative")
-    triplet.set_defaults(handler=_one_line_errors(_feedback_triplet))
+    triplet.set_defaults(handler=remote.one_line_errors(_feedback_triplet))
 
     pair = kinds.add_parser("pair", parents=[connection, by_id], help="two texts that mean the same")
     pair.add_argument("anchor")
     pair.add_argument("positive")
-    pair.set_defaults(handler=_one_line_errors(_feedback_pair))
+    pair.set_defaults(handler=remote.one_line_errors(_feedback_pair))
 
     labeled = kinds.add_parser(
         "labeled", parents=[connection, by_id], help="two texts and a label: a score (0.8) or a class (2)"
@@ -286,7 +229,7 @@ def _register_feedback(subparsers: argparse._SubParsersAction, connection: argpa
     labeled.add_argument("text1")
     labeled.add_argument("text2")
     labeled.add_argument("label", type=_label)
-    labeled.set_defaults(handler=_one_line_errors(_feedback_labeled))
+    labeled.set_defaults(handler=remote.one_line_errors(_feedback_labeled))
 
 
 def _label(text: str) -> float | int:
@@ -306,18 +249,18 @@ def _ref(args: argparse.Namespace, value: str) -> TextLike:
 
 
 def _feedback_triplet(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with remote.client(args) as client:
         print(client.feedback_triplet(args.anchor, _ref(args, args.positive), _ref(args, args.negative)))
     return 0
 
 
 def _feedback_pair(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with remote.client(args) as client:
         print(client.feedback_pair(args.anchor, _ref(args, args.positive)))
     return 0
 
 
 def _feedback_labeled(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with remote.client(args) as client:
         print(client.feedback_labeled(_ref(args, args.text1), _ref(args, args.text2), args.label))
     return 0
