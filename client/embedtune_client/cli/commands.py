@@ -1,4 +1,5 @@
-"""The client's subcommands of `embedtune`: index, search, embed, info, health, feedback.
+"""The client's subcommands of `embedtune`: index, search, embed, info, health, feedback
+(and jobs, models from cli/jobs.py).
 
 Each talks to a running server through `Client`. Failures print one line naming
 what went wrong (the server's status and message, or the file and line) and exit
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
-from embedtune_client.cli import remote
+from embedtune_client.cli import jobs, remote
 from embedtune_client.cli.progress import progress_bar
 from embedtune_client.cli.records import FORMATS, Record, RecordFields, read_records, validate
 from embedtune_client.feedback import DocumentRef, TextLike
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_embed(subparsers, connection)
     _register_info(subparsers, connection)
     _register_feedback(subparsers, connection)
+    jobs.register(subparsers, connection)
 
 
 # --------------------------------------------------------------------- index

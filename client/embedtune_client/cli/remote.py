@@ -22,7 +22,7 @@ def connection_flags() -> argparse.ArgumentParser:
     group = parser.add_argument_group("connection")
     group.add_argument("--target", help=f"server host:port (env EMBEDTUNE_TARGET, default {DEFAULT_TARGET})")
     group.add_argument("--api-key", help="api key (env EMBEDTUNE_API_KEY)")
-    group.add_argument("--admin-key", help="admin key for writes (env EMBEDTUNE_ADMIN_KEY)")
+    group.add_argument("--admin-key", help="admin key for writes, jobs and models (env EMBEDTUNE_ADMIN_KEY)")
     group.add_argument(
         "--tls",
         nargs="?",
