@@ -89,6 +89,7 @@ class Limits:
     max_metadata_bytes: int = 0
     max_feedback_items: int = 0
     max_id_bytes: int = 0
+    max_document_chars: int = 0
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -25,18 +24,26 @@ from grpc_reflection.v1alpha import reflection
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 from embedtune_server.auth import AuthInterceptor
-from embedtune_server.batching import TokenBudgetBatcher
-from embedtune_server.bootstrap import ModelVersion, resolve_model
+from embedtune_server.bootstrap import active_model
 from embedtune_server.corpus import Corpus
+from embedtune_server.jobs.catalog import CatalogSource
+from embedtune_server.jobs.context import JobContext
+from embedtune_server.jobs.policy import AutoTrainPolicy
+from embedtune_server.jobs.record import Job
+from embedtune_server.jobs.retention import prune_versions, remove_leftovers
+from embedtune_server.jobs.runner import JobRunner
 from embedtune_server.launcher import READY_LINE
 from embedtune_server.metrics import MetricsInterceptor, ServerMetrics
 from embedtune_server.services.embed import EmbedServicer
 from embedtune_server.services.feedback import FeedbackServicer
 from embedtune_server.services.index import IndexServicer
+from embedtune_server.services.models import ModelServicer
+from embedtune_server.services.training import TrainingServicer
+from embedtune_server.serving import BackendFactory, Capacity, StateBuilder, onnx_backend
 from embedtune_server.settings import ServerSettings
-from embedtune_server.state import EmbeddingBackend, ServingState, StateHolder
-from embedtune_server.store import documents, feedback
-from embedtune_server.store.database import Database
+from embedtune_server.state import StateHolder
+from embedtune_server.store import open_database
+from embedtune_server.store.models import ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -66,22 +73,9 @@ DEBUG_MODULES_ENV = "EMBEDTUNE_DEBUG_MODULES_FILE"
 
 SERVICE_NAMES = tuple(s.full_name for s in pb.DESCRIPTOR.services_by_name.values())
 
-BackendFactory = Callable[[ModelVersion, ServerSettings], EmbeddingBackend]
-
-
-def onnx_backend(model: ModelVersion, settings: ServerSettings) -> EmbeddingBackend:
-    from embedtune_server.backend.onnx_backend import OnnxBackend
-
-    return OnnxBackend(
-        model.folder,
-        quantized=settings.quantize,
-        intra_op_threads=settings.intra_op_threads,
-        streams=settings.inference_streams,
-    )
-
 
 class EmbedtuneServer:
-    """One server: its state, stores, gRPC server and background tasks."""
+    """One server: its state, stores, gRPC server, job runner and background tasks."""
 
     def __init__(self, settings: ServerSettings, backend_factory: BackendFactory = onnx_backend) -> None:
         self.settings = settings
@@ -93,47 +87,33 @@ class EmbedtuneServer:
     async def start(self) -> None:
         settings = self.settings
         settings.home.mkdir(parents=True, exist_ok=True)
-        model = await asyncio.to_thread(resolve_model, settings)
-        backend = await asyncio.to_thread(self._backend_factory, model, settings)
-        if settings.max_batch_tokens < backend.max_seq_length:
-            raise ValueError(
-                f"max_batch_tokens={settings.max_batch_tokens} is below the model's"
-                f" max_seq_length={backend.max_seq_length}: a long input could never be batched"
-            )
-        self.database = Database(
-            settings.home / "embedtune.sqlite3",
-            settings.sqlite_synchronous,
-            [documents.SCHEMA, feedback.SCHEMA],
-        )
+        self.database = await asyncio.to_thread(open_database, settings)
         self.corpus = Corpus(self.database, settings)
-        index = await asyncio.to_thread(
-            self.corpus.open_index,
-            self._index_folder(model.version),
-            model.version,
-            backend.dimension,
-            backend.encode,
+        registry = ModelRegistry(self.database)
+        runner = JobRunner(self.database)
+        for job in await asyncio.to_thread(runner.fail_unfinished):
+            log.warning("job %d: %s", job.id, job.reason)
+        model = await asyncio.to_thread(active_model, settings, self.database, registry)
+        await asyncio.to_thread(remove_leftovers, settings.home, self.database, registry, self.corpus)
+        builder = StateBuilder(
+            settings,
+            self.corpus,
+            Capacity.for_settings(settings, self.metrics),
+            self.metrics,
+            self._backend_factory,
         )
-        batcher = TokenBudgetBatcher(
-            backend.tokenizer,
-            backend.infer,
-            max_batch_tokens=settings.max_batch_tokens,
-            max_batch_requests=settings.max_batch_requests,
-            max_concurrent_requests=settings.max_concurrent_requests,
-            inference_streams=backend.streams,
-            metrics=self.metrics,
+        self.holder = StateHolder(await builder.build(model))
+        self.jobs = JobContext(
+            settings=settings,
+            database=self.database,
+            registry=registry,
+            corpus=self.corpus,
+            holder=self.holder,
+            builder=builder,
+            runner=runner,
+            catalog=CatalogSource(settings.home / "jobs" / "loss-catalog.log"),
         )
-        await batcher.start()
-        self.holder = StateHolder(
-            ServingState(
-                model_version=model.version,
-                model_dir=model.folder,
-                backend=backend,
-                batcher=batcher,
-                index=index,
-                normalized=backend.normalized,
-                quantized=settings.quantize,
-            )
-        )
+        runner.finished_hooks.append(self._after_job)
         self._server = self._build_grpc_server()
         await self._server.start()
         for name in ("", *SERVICE_NAMES):
@@ -141,10 +121,10 @@ class EmbedtuneServer:
         if settings.metrics_port:
             self.metrics.serve_http(settings.host, settings.metrics_port)
         self._tasks.append(asyncio.create_task(self._save_index_periodically()))
+        if settings.auto_train_every:
+            policy = AutoTrainPolicy(self.jobs, settings.auto_train_every, settings.auto_train_min_interval_s)
+            self._tasks.append(asyncio.create_task(policy.run()))
         log.info("serving model %s (%s) on %s:%d", model.version, model.folder, settings.host, self.port)
-
-    def _index_folder(self, version: str) -> Path:
-        return self.settings.home / "index" / version
 
     def _build_grpc_server(self) -> grpc.aio.Server:
         settings = self.settings
@@ -160,6 +140,8 @@ class EmbedtuneServer:
         pb_grpc.add_FeedbackServiceServicer_to_server(
             FeedbackServicer(settings, self.holder, self.corpus), server
         )
+        pb_grpc.add_TrainingServiceServicer_to_server(TrainingServicer(self.jobs), server)
+        pb_grpc.add_ModelServiceServicer_to_server(ModelServicer(self.jobs), server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
@@ -175,26 +157,37 @@ class EmbedtuneServer:
             self.port = server.add_insecure_port(address)
         return server
 
+    async def _after_job(self, job: Job) -> None:
+        """Retention after every job: the versions beyond --keep-versions go."""
+        jobs = self.jobs
+        await asyncio.to_thread(
+            prune_versions,
+            self.settings.home,
+            self.database,
+            jobs.registry,
+            self.corpus,
+            self.settings.keep_versions,
+        )
+
     async def _save_index_periodically(self) -> None:
         """Bound the rebuild work after a crash; a failed save is logged and tried again later."""
         while True:
             await asyncio.sleep(self.settings.index_save_interval_s)
-            state = self.holder.current
-            folder = self._index_folder(state.model_version)
             try:
-                await asyncio.to_thread(self.corpus.save_index, state, folder)
+                await asyncio.to_thread(self.corpus.save_index, self.holder.current)
             except OSError:
                 log.exception("saving the index failed; the store stays the source of truth")
 
     async def stop(self) -> None:
-        """Stop taking RPCs, let in-flight ones finish, then save the index and close the store."""
+        """Stop taking RPCs, let in-flight ones finish, end a running job, save the index, close the store."""
         await self._health.enter_graceful_shutdown()
         await self._server.stop(self.settings.shutdown_grace_s)
         for task in self._tasks:
             task.cancel()
+        await self.jobs.runner.stop()
         state = self.holder.current
         await state.batcher.stop()
-        await asyncio.to_thread(self.corpus.save_index, state, self._index_folder(state.model_version))
+        await asyncio.to_thread(self.corpus.save_index, state)
         self.database.close()
         modules_file = os.environ.get(DEBUG_MODULES_ENV)
         if modules_file:

@@ -25,7 +25,9 @@ a stream's batches (median 0.7 ms against 0.45 ms, ad hoc; docs/architecture.md)
 
 Admission is counted per request from tokenising to the last result; past
 `max_concurrent_requests` a request fails at once with `OverloadedError`
-(RESOURCE_EXHAUSTED) instead of queueing.
+(RESOURCE_EXHAUSTED) instead of queueing. The admission count and the CPU budget (how
+many batches run at once) are shared objects (`capacity.py`), so two batchers alive
+during a model swap stay within one limit.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from typing import Protocol
 
 import numpy as np
 
+from embedtune_server.capacity import Admission, CpuBudget
 from embedtune_server.metrics import ServerMetrics
 
 # An input in a batch is padded by at most 1/_PADDING_SHARE of the longest input, or _PADDING_SLACK tokens.
@@ -49,10 +52,6 @@ _PADDING_SHARE = 32
 _PADDING_SLACK = 1
 # The cutter considers this many times `max_batch_requests` of the oldest inputs.
 _WINDOW_FACTOR = 4
-
-
-class OverloadedError(Exception):
-    """The server is at `max_concurrent_requests`; the caller may retry later."""
 
 
 class BatcherClosedError(Exception):
@@ -233,13 +232,15 @@ class TokenBudgetBatcher:
         *,
         max_batch_tokens: int,
         max_batch_requests: int,
-        max_concurrent_requests: int,
+        admission: Admission,
+        cpu: CpuBudget,
         metrics: ServerMetrics,
         inference_streams: int = 1,
     ) -> None:
         self._tokenizer = tokenizer
         self._infer = infer
-        self._max_concurrent = max_concurrent_requests
+        self._admission = admission
+        self._cpu = cpu
         self._metrics = metrics
         self._streams = inference_streams
         self._queue = InputQueue(max_batch_requests, max_batch_tokens, metrics)
@@ -266,6 +267,7 @@ class TokenBudgetBatcher:
 
     @property
     def in_flight(self) -> int:
+        """Requests admitted by this batcher and not finished."""
         return self._in_flight
 
     async def embed(
@@ -274,14 +276,8 @@ class TokenBudgetBatcher:
         """Embed `texts`; raises OverloadedError at the admission limit, or the tokenizer's errors."""
         if self._queue.closed:
             raise BatcherClosedError("server is shutting down")
-        if self._in_flight >= self._max_concurrent:
-            self._metrics.rejected.inc()
-            raise OverloadedError(
-                f"{self._in_flight} requests in flight reaches"
-                f" max_concurrent_requests={self._max_concurrent}; retry later"
-            )
+        self._admission.enter()
         self._in_flight += 1
-        self._metrics.in_flight.inc()
         try:
             started = time.perf_counter()
             encode = partial(self._tokenizer.encode, list(texts), truncate=truncate, direction=direction)
@@ -291,7 +287,7 @@ class TokenBudgetBatcher:
             return await self._run(token_ids, tokenize_s)
         finally:
             self._in_flight -= 1
-            self._metrics.in_flight.dec()
+            self._admission.exit()
 
     async def _run(self, token_ids: list[np.ndarray], tokenize_s: float) -> EmbedResult:
         request = _Request(self._loop.create_future(), len(token_ids), time.perf_counter())
@@ -336,7 +332,8 @@ class TokenBudgetBatcher:
         for entry in batch:
             self._metrics.queue_seconds.observe(started - entry.request.enqueued_at)
         try:
-            vectors = self._infer([e.token_ids for e in batch])
+            with self._cpu:
+                vectors = self._infer([e.token_ids for e in batch])
         except Exception as exc:  # the backend failed: every request in the batch learns why
             return partial(self._fail_batch, batch, exc)
         ended = time.perf_counter()

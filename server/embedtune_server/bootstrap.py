@@ -1,9 +1,10 @@
-"""Which model version to serve, and obtaining the first one on an empty home.
+"""Which model version to serve at start-up, and obtaining the first one on an empty home.
 
-Order: `--model` naming a model version folder (it has onnx/model.onnx) is served as
-is; else the version the home's `active` pointer names; else (empty home) the
-trainer exports `--model` into models/v1 in a SUBPROCESS, so this process never
-imports torch, and `active` is written by atomic rename.
+Order: the active version recorded in the store; else (a home from an earlier release)
+the version its `active` file names, registered and recorded; else `--model` naming a
+model version folder (it has onnx/model.onnx), registered where it is; else the trainer
+exports `--model` into models/v1 in a SUBPROCESS, so this process never imports torch.
+`--model` matters only for a home without an active version.
 """
 
 from __future__ import annotations
@@ -15,42 +16,38 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from embedtune_server.settings import ServerSettings
+from embedtune_server.store.database import Database
+from embedtune_server.store.models import ModelRecord, ModelRegistry
 
 log = logging.getLogger(__name__)
 
 FIRST_VERSION = "v1"
-ACTIVE_POINTER = "active"
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    version: str
-    folder: Path
+LEGACY_ACTIVE_FILE = "active"
+RECORD_FILE = "embedtune.json"
+MODELS_DIR = "models"
+# What a version's embedtune.json says that the registry keeps for ListModels.
+_DETAILS = ("losses", "feedback_counts", "metrics", "metrics_new", "metrics_active", "gate")
 
 
 def is_model_folder(path: Path) -> bool:
     return (path / "onnx" / "model.onnx").is_file()
 
 
+def read_record(folder: Path) -> dict:
+    """The folder's embedtune.json, or {} when it has none (or an unreadable one)."""
+    try:
+        record = json.loads((folder / RECORD_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def version_of(folder: Path) -> str:
     """The version recorded in the folder's embedtune.json, else the folder's name."""
-    try:
-        return str(json.loads((folder / "embedtune.json").read_text())["version"])
-    except (OSError, ValueError, KeyError):
-        return folder.resolve().name
-
-
-def write_active(home: Path, version: str) -> None:
-    """Point `home/active` at `version` by atomic rename: readers see the old or the new one."""
-    tmp = home / f".{ACTIVE_POINTER}.tmp"
-    tmp.write_text(version + "\n")
-    with open(tmp) as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, home / ACTIVE_POINTER)
+    return str(read_record(folder).get("version") or folder.resolve().name)
 
 
 def export_command(model: str, output: Path) -> list[str]:
@@ -67,29 +64,69 @@ def export_command(model: str, output: Path) -> list[str]:
     ]
 
 
-def resolve_model(
+def partial_folder(home: Path, version: str) -> Path:
+    """Where a version is written before it is complete; renamed to models/<version> after."""
+    return home / MODELS_DIR / f".{version}.partial"
+
+
+def registered(folder: Path, version: str, fallback_name: str, **fields: object) -> ModelRecord:
+    """A record for a complete version folder, from its embedtune.json; `fields` override it."""
+    recorded = read_record(folder)
+    values: dict = {
+        "version": version,
+        "folder": folder.resolve(),
+        "base_model": str(recorded.get("base_model") or fallback_name),
+        "parent": str(recorded.get("parent") or ""),
+        "details": {key: recorded[key] for key in _DETAILS if key in recorded},
+    }
+    return ModelRecord(**{**values, **fields})
+
+
+def active_model(
     settings: ServerSettings,
+    database: Database,
+    registry: ModelRegistry,
     run: Callable[[Sequence[str]], object] = lambda cmd: subprocess.run(cmd, check=True),
-) -> ModelVersion:
-    """The model version to serve, exporting the first one if the home has none."""
+) -> ModelRecord:
+    """The version to serve, registering (and, on an empty home, exporting) the first one."""
+    home = settings.home
+    active = registry.active()
+    if active is not None:
+        record = registry.get(active)
+        if record is None or not is_model_folder(record.folder):
+            where = record.folder if record else home / MODELS_DIR / active
+            raise FileNotFoundError(f"the active version {active!r} has no onnx/model.onnx in {where}")
+        return record
+    record = _first_record(settings, run)
+    with database.write() as connection:
+        registry.add(connection, record)
+        registry.set_active(connection, record.version)
+    (home / LEGACY_ACTIVE_FILE).unlink(missing_ok=True)
+    return record
+
+
+def _first_record(settings: ServerSettings, run: Callable[[Sequence[str]], object]) -> ModelRecord:
+    home = settings.home
+    legacy = home / LEGACY_ACTIVE_FILE
+    if legacy.is_file():
+        version = legacy.read_text().strip()
+        folder = home / MODELS_DIR / version
+        if not is_model_folder(folder):
+            raise FileNotFoundError(f"{legacy} names {version!r} but {folder} has no onnx/model.onnx")
+        return registered(folder, version, version)
     given = Path(settings.model).expanduser()
     if is_model_folder(given):
-        return ModelVersion(version_of(given), given.resolve())
-    home = settings.home
-    pointer = home / ACTIVE_POINTER
-    if pointer.is_file():
-        version = pointer.read_text().strip()
-        folder = home / "models" / version
-        if not is_model_folder(folder):
-            raise FileNotFoundError(f"{pointer} names {version!r} but {folder} has no onnx/model.onnx")
-        return ModelVersion(version, folder)
-    folder = home / "models" / FIRST_VERSION
-    if folder.exists():  # left over from an export that did not finish
+        return registered(given, version_of(given), given.resolve().name)
+    partial = partial_folder(home, FIRST_VERSION)
+    if partial.exists():  # left over from an export that did not finish
+        shutil.rmtree(partial)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    log.info("empty home %s: exporting model %r", home, settings.model)
+    run(export_command(settings.model, partial))
+    if not is_model_folder(partial):
+        raise RuntimeError(f"the trainer's export finished but {partial} has no onnx/model.onnx")
+    folder = home / MODELS_DIR / FIRST_VERSION
+    if folder.exists():  # a complete export from a start that died before registering it
         shutil.rmtree(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    log.info("empty home %s: exporting model %r to %s", home, settings.model, folder)
-    run(export_command(settings.model, folder))
-    if not is_model_folder(folder):
-        raise RuntimeError(f"the trainer's export finished but {folder} has no onnx/model.onnx")
-    write_active(home, FIRST_VERSION)
-    return ModelVersion(FIRST_VERSION, folder)
+    os.replace(partial, folder)
+    return registered(folder, FIRST_VERSION, settings.model)

@@ -46,7 +46,15 @@ class ServerSettings:
     max_client_batch_size: int = field(
         default=128, metadata=_help("most inputs, documents, ids or queries in one request")
     )
-    max_input_chars: int = field(default=8192, metadata=_help("longest text accepted, in characters"))
+    max_input_chars: int = field(
+        default=8192, metadata=_help("longest text to embed or search with, in characters")
+    )
+    max_document_chars: int = field(
+        default=100_000,
+        metadata=_help(
+            "longest document text stored, in characters (its first max_seq_length tokens are embedded)"
+        ),
+    )
     max_search_k: int = field(default=1000, metadata=_help("largest k of a Search"))
     max_metadata_entries: int = field(
         default=16, metadata=_help("most metadata entries of one document (and of a filter)")
@@ -80,6 +88,16 @@ class ServerSettings:
     index_save_interval_s: float = field(
         default=30.0, metadata=_help("seconds between background saves of a changed index")
     )
+    keep_versions: int = field(
+        default=3,
+        metadata=_help("model versions kept (the active one and the newest others), with their vectors"),
+    )
+    auto_train_every: int = field(
+        default=0, metadata=_help("start a training job once this many new feedback items arrived (0: off)")
+    )
+    auto_train_min_interval_s: float = field(
+        default=600.0, metadata=_help("seconds between two automatically started training jobs")
+    )
     sqlite_synchronous: str = field(
         default="FULL",
         metadata=_help(
@@ -106,12 +124,16 @@ class ServerSettings:
     def __post_init__(self) -> None:
         positive = (
             "max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size",
-            "max_input_chars", "max_search_k", "max_metadata_entries", "max_metadata_bytes",
-            "max_feedback_items", "max_id_bytes",
+            "max_input_chars", "max_document_chars", "max_search_k", "max_metadata_entries",
+            "max_metadata_bytes", "max_feedback_items", "max_id_bytes",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.keep_versions < 1:
+            raise ValueError(f"keep_versions must be at least 1, got {self.keep_versions}")
+        if self.auto_train_every < 0 or self.auto_train_min_interval_s < 0:
+            raise ValueError("auto_train_every and auto_train_min_interval_s must be 0 (off) or more")
         for name in ("inference_streams", "intra_op_threads"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 (automatic) or more, got {getattr(self, name)}")

@@ -1,15 +1,19 @@
 """The serving state: one immutable object per model version, behind one reference.
 
-A request reads `StateHolder.current` once and uses that object to the end, so a
-query is embedded and searched with the same version and the response can name it.
-A model swap builds a complete new `ServingState` (encoder, batcher, shadow index)
-and replaces the reference in one assignment; requests already running finish on
-the old one. That assignment is the only mutation.
+A request leases `StateHolder.current` once (`with holder.lease() as state:`) and uses
+that object to the end, so a query is embedded and searched with the same version and
+the response can name it. A model swap builds a complete new `ServingState` (encoder,
+batcher, index) and replaces the reference in one assignment; requests already
+holding the old one finish on it, and `drained` tells when the last has, so its
+threads and sessions can be released. That assignment is the only mutation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -27,25 +31,50 @@ class EmbeddingBackend(Protocol):
 
     dimension: int
     max_seq_length: int
-    model_name: str
     normalized: bool
     streams: int
     tokenizer: object
 
     def infer(self, token_ids: list[np.ndarray]) -> np.ndarray: ...
 
-    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+class _Tenancy:
+    """How many requests hold a state, and whether it has been retired; loop-only."""
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.retired = False
+        self.drained = asyncio.Event()
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.retired and self.users == 0:
+            self.drained.set()
+
+    def retire(self) -> None:
+        self.retired = True
+        if self.users == 0:
+            self.drained.set()
 
 
 @dataclass(frozen=True)
 class ServingState:
+    """One model version ready to serve: what embeds, what searches, and in which space."""
+
     model_version: str
+    model_name: str
     model_dir: Path
+    space: str
     backend: EmbeddingBackend
     batcher: TokenBudgetBatcher
     index: VectorIndex
     normalized: bool
     quantized: bool
+    tenancy: _Tenancy = field(default_factory=_Tenancy, compare=False, repr=False)
+
+    async def drained(self) -> None:
+        """Returns once the state is retired and no request holds it."""
+        await self.tenancy.drained.wait()
 
 
 class StateHolder:
@@ -56,9 +85,21 @@ class StateHolder:
 
     @property
     def current(self) -> ServingState:
+        """The live state, for reads that need no lease (Info, the background save)."""
         return self._state
 
+    @contextmanager
+    def lease(self) -> Iterator[ServingState]:
+        """The live state, held until the block ends: a swap meanwhile does not release it."""
+        state = self._state
+        state.tenancy.users += 1
+        try:
+            yield state
+        finally:
+            state.tenancy.release()
+
     def swap(self, new: ServingState) -> ServingState:
-        """Make `new` live; returns the previous state (kept for rollback and draining)."""
+        """Make `new` live and retire the previous state, which is returned for draining."""
         old, self._state = self._state, new
+        old.tenancy.retire()
         return old

@@ -54,11 +54,10 @@ def _check_count(field: str, count: int, limit: int, limit_name: str) -> None:
         raise ValidationError(f"{field}: {count} items exceeds {limit_name}={limit}")
 
 
-def _check_text(field: str, text: str, settings: ServerSettings) -> None:
-    if len(text) > settings.max_input_chars:
-        raise ValidationError(
-            f"{field}: {len(text)} characters exceeds max_input_chars={settings.max_input_chars}"
-        )
+def _check_text(field: str, text: str, settings: ServerSettings, limit_name: str = "max_input_chars") -> None:
+    limit = getattr(settings, limit_name)
+    if len(text) > limit:
+        raise ValidationError(f"{field}: {len(text)} characters exceeds {limit_name}={limit}")
 
 
 def check_texts(field: str, texts: Sequence[str], settings: ServerSettings) -> list[str]:
@@ -124,7 +123,7 @@ def upsert_documents(request: pb.UpsertRequest, settings: ServerSettings) -> lis
         if document.id in seen:
             raise ValidationError(f"{field}.id: {document.id!r} repeats documents[{seen[document.id]}].id")
         seen[document.id] = i
-        _check_text(f"{field}.text", document.text, settings)
+        _check_text(f"{field}.text", document.text, settings, "max_document_chars")
         metadata = _check_metadata(f"{field}.metadata", document.metadata, settings)
         documents.append(Document(document.id, document.text, metadata))
     return documents
@@ -167,6 +166,7 @@ _FEEDBACK_ROLES = {
     "labeled_pair": (("text1", "text2"), None),
     "labeled_text": (("text",), None),
 }
+FEEDBACK_KINDS = tuple(_FEEDBACK_ROLES)
 
 
 def feedback_records(request: pb.SubmitFeedbackRequest, settings: ServerSettings) -> list[FeedbackRecord]:

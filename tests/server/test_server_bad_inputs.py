@@ -13,6 +13,7 @@ from embedtune_client.v1 import embedtune_pb2 as pb
 LIMITS = {
     "max-client-batch-size": 4,
     "max-input-chars": 1000,
+    "max-document-chars": 3000,
     "max-search-k": 20,
     "max-metadata-entries": 2,
     "max-metadata-bytes": 40,
@@ -95,8 +96,8 @@ CASES = {
         INVALID, ["documents[0].metadata", "41 bytes", "max_metadata_bytes=40"],
     ),
     "document text too long": (
-        "index", "Upsert", pb.UpsertRequest(documents=[pb.Document(id="a", text="x" * 1001)]), INVALID,
-        ["documents[0].text", "max_input_chars=1000"],
+        "index", "Upsert", pb.UpsertRequest(documents=[pb.Document(id="a", text="x" * 3001)]), INVALID,
+        ["documents[0].text", "3001 characters", "max_document_chars=3000"],
     ),
     "no feedback items": ("feedback", "SubmitFeedback", pb.SubmitFeedbackRequest(), INVALID, ["items", "empty"]),
     "too many feedback items": (
@@ -190,3 +191,13 @@ def test_int8_model_is_served_and_close_to_fp32(stubs, onnx_model_dir):
     served = np.array([e.values for e in stubs["embed"].Embed(pb.EmbedRequest(inputs=texts)).embeddings])
     fp32 = OnnxBackend(onnx_model_dir).encode(texts)
     assert ((served * fp32).sum(1)).min() > 0.95
+
+
+def test_a_document_longer_than_an_embed_input_is_stored_whole_and_embedded_by_what_the_model_reads(stubs):
+    document = "x " * 1400  # 2800 characters: over max_input_chars, within max_document_chars
+    stubs["index"].Upsert(pb.UpsertRequest(documents=[pb.Document(id="long", text=document)]))
+    assert stubs["index"].Get(pb.GetRequest(ids=["long"])).documents[0].text == document
+    # 300 tokens of the same word: truncated to the same first max_seq_length tokens as the document
+    hit = stubs["index"].Search(pb.SearchRequest(text="x " * 300, k=1)).hits[0]
+    assert hit.id == "long" and hit.score == pytest.approx(1.0, abs=1e-5)
+    stubs["index"].Delete(pb.DeleteRequest(ids=["long"]))

@@ -11,12 +11,12 @@ import pytest
 from embedtune_server.batching import (
     BatcherClosedError,
     InputQueue,
-    OverloadedError,
     TokenBudgetBatcher,
     _Entry,
     _Request,
     cut_batch,
 )
+from embedtune_server.capacity import Admission, CpuBudget, OverloadedError
 from embedtune_server.metrics import ServerMetrics
 
 
@@ -51,9 +51,19 @@ def text(number: int, length: int) -> str:
     return " ".join([str(number)] + ["w"] * (length - 1))
 
 
-def make(backend, **limits) -> TokenBudgetBatcher:
-    settings = {"max_batch_tokens": 1000, "max_batch_requests": 64, "max_concurrent_requests": 100, **limits}
-    return TokenBudgetBatcher(WordTokenizer(), backend.infer, metrics=ServerMetrics(), **settings)
+def make(
+    backend, max_concurrent_requests: int = 100, admission=None, cpu=None, streams: int = 1, **limits
+) -> TokenBudgetBatcher:
+    metrics = ServerMetrics()
+    return TokenBudgetBatcher(
+        WordTokenizer(),
+        backend.infer,
+        metrics=metrics,
+        admission=admission or Admission(max_concurrent_requests, metrics),
+        cpu=cpu or CpuBudget(streams),
+        inference_streams=streams,
+        **{"max_batch_tokens": 1000, "max_batch_requests": 64, **limits},
+    )
 
 
 async def _hold_first_batch(batcher, backend) -> asyncio.Task:
@@ -286,15 +296,8 @@ class CountingBackend:
 def test_streams_bound_the_batches_running_at_once(streams):
     async def run():
         backend = CountingBackend()
-        batcher = TokenBudgetBatcher(
-            WordTokenizer(),
-            backend.infer,
-            max_batch_tokens=1000,
-            max_batch_requests=1,  # one input per batch: six batches compete for the streams
-            max_concurrent_requests=100,
-            metrics=ServerMetrics(),
-            inference_streams=streams,
-        )
+        # one input per batch: six batches compete for the streams
+        batcher = make(backend, streams=streams, max_batch_requests=1)
         await batcher.start()
         tasks = [asyncio.create_task(batcher.embed([text(i, 2)])) for i in range(6)]
         for _ in range(500):  # until every stream holds a batch (at most 5 s)
@@ -310,3 +313,35 @@ def test_streams_bound_the_batches_running_at_once(streams):
     most_inside, results = asyncio.run(run())
     assert most_inside == streams
     assert [r.embeddings[0, 0] for r in results] == list(range(6))
+
+
+def test_batchers_sharing_a_cpu_budget_and_admission_stay_within_them():
+    """Two states alive during a swap: their streams together run at most `slots` batches."""
+
+    async def run():
+        backend = CountingBackend()
+        metrics = ServerMetrics()
+        admission, cpu = Admission(5, metrics), CpuBudget(1)
+        old, new = (
+            make(backend, admission=admission, cpu=cpu, streams=2, max_batch_requests=1) for _ in range(2)
+        )
+        await old.start()
+        await new.start()
+        tasks = [asyncio.create_task(b.embed([text(i, 2)])) for i, b in enumerate([old, new] * 2 + [old])]
+        for _ in range(100):  # until one batch runs and the other requests wait for the budget
+            if backend.inside:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        with pytest.raises(OverloadedError, match="max_concurrent_requests=5"):
+            await new.embed([text(9, 2)])
+        backend.release.set()
+        results = await asyncio.gather(*tasks)
+        await old.stop()
+        await new.stop()
+        return backend.most_inside, results, admission.in_flight
+
+    most_inside, results, in_flight = asyncio.run(run())
+    assert most_inside == 1
+    assert [r.embeddings[0, 0] for r in results] == [0, 1, 2, 3, 4]
+    assert in_flight == 0

@@ -74,7 +74,7 @@ def test_acknowledged_writes_survive_sigkill(launch, tmp_path):
     server.kill()
     restarted = launch(home=home)
     check_everything(restarted)
-    assert "rebuilding" in restarted.log_text() or "building it from the store" in restarted.log_text()
+    assert "caught up from the change log" in restarted.log_text()
 
 
 @pytest.mark.slow

@@ -12,9 +12,11 @@ import pytest
 
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.app import DEBUG_MODULES_ENV
-from embedtune_server.bootstrap import resolve_model
+from embedtune_server.bootstrap import active_model
 from embedtune_server.cli import register
 from embedtune_server.settings import ServerSettings
+from embedtune_server.store import open_database
+from embedtune_server.store.models import ModelRegistry
 
 
 def test_server_process_never_imports_torch(launch, tmp_path):
@@ -44,51 +46,66 @@ def fake_export(calls: list):
         folder = Path(command[command.index("--output") + 1])
         (folder / "onnx").mkdir(parents=True)
         (folder / "onnx" / "model.onnx").write_bytes(b"graph")
+        (folder / "embedtune.json").write_text('{"base_model": "org/base-model"}')
 
     return run
 
 
-def test_empty_home_exports_the_first_version_in_a_subprocess(tmp_path):
+def first_model(settings: ServerSettings, run):
+    """The version a server would start with, and the active version the store then records."""
+    database = open_database(settings)
+    try:
+        registry = ModelRegistry(database)
+        return active_model(settings, database, registry, run=run), registry.active()
+    finally:
+        database.close()
+
+
+def test_empty_home_exports_the_first_version_in_a_subprocess_and_records_it_active(tmp_path):
     settings = ServerSettings(home=tmp_path / "home", model="default")
     calls: list = []
-    model = resolve_model(settings, run=fake_export(calls))
-    folder = tmp_path / "home" / "models" / "v1"
+    model, active = first_model(settings, fake_export(calls))
+    partial = tmp_path / "home" / "models" / ".v1.partial"
     assert calls == [
-        [
-            sys.executable,
-            "-m",
-            "embedtune_trainer",
-            "export",
-            "--model",
-            "default",
-            "--output",
-            str(folder),
-            "--quantize",
-        ]
-    ]
-    assert (model.version, model.folder) == ("v1", folder)
-    assert (tmp_path / "home" / "active").read_text().strip() == "v1"
-    assert (
-        resolve_model(settings, run=fake_export(calls)) == model and len(calls) == 1
-    )  # the pointer wins now
+        [sys.executable, "-m", "embedtune_trainer", "export", "--model", "default",
+         "--output", str(partial), "--quantize"]
+    ]  # fmt: skip
+    assert (model.version, model.folder) == ("v1", (tmp_path / "home" / "models" / "v1").resolve())
+    assert model.base_model == "org/base-model" and not partial.exists()
+    again, active = first_model(settings, fake_export(calls))
+    assert again.version == active == "v1" and len(calls) == 1  # the store's active version wins now
 
 
-def test_model_folder_is_served_as_is(tmp_path):
+def test_model_folder_is_registered_where_it_is(tmp_path):
     folder = tmp_path / "my-model"
     (folder / "onnx").mkdir(parents=True)
     (folder / "onnx" / "model.onnx").write_bytes(b"graph")
     (folder / "embedtune.json").write_text('{"version": "v7"}')
-    model = resolve_model(ServerSettings(home=tmp_path / "home", model=str(folder)), run=pytest.fail)
-    assert (model.version, model.folder) == ("v7", folder)
-    assert not (tmp_path / "home" / "active").exists()
+    model, active = first_model(ServerSettings(home=tmp_path / "home", model=str(folder)), pytest.fail)
+    assert (model.version, model.folder, model.base_model, active) == (
+        "v7",
+        folder.resolve(),
+        "my-model",
+        "v7",
+    )
 
 
-def test_active_pointer_to_a_missing_version_is_an_error(tmp_path):
+def test_a_home_from_an_earlier_release_is_taken_over(tmp_path):
+    home = tmp_path / "home"
+    (home / "models" / "v3" / "onnx").mkdir(parents=True)
+    (home / "models" / "v3" / "onnx" / "model.onnx").write_bytes(b"graph")
+    (home / "active").write_text("v3\n")
+    model, active = first_model(ServerSettings(home=home, model="default"), pytest.fail)
+    assert model.version == active == "v3"
+    assert not (home / "active").exists()  # the store is the one record now
+
+
+def test_active_file_naming_a_missing_version_is_an_error(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     (home / "active").write_text("v3\n")
     with pytest.raises(FileNotFoundError, match="v3"):
-        resolve_model(ServerSettings(home=home), run=pytest.fail)
+        first_model(ServerSettings(home=home), pytest.fail)
 
 
 def test_every_setting_is_a_flag_and_parses_back(monkeypatch):

@@ -13,7 +13,7 @@ from embedtune_server import __version__
 from embedtune_server.batching import EmbedResult
 from embedtune_server.services.errors import streaming, unary
 from embedtune_server.settings import ServerSettings
-from embedtune_server.state import ServingState, StateHolder
+from embedtune_server.state import StateHolder
 from embedtune_server.validation import EmbedParams, embed_params
 from embedtune_server.vectors import normalize_rows
 
@@ -40,9 +40,9 @@ class EmbedServicer(pb_grpc.EmbedServiceServicer):
         self._holder = holder
 
     async def _embed(self, request: pb.EmbedRequest) -> pb.EmbedResponse:
-        state: ServingState = self._holder.current
-        params = embed_params(request, self._settings, state.backend.dimension)
-        result = await state.batcher.embed(params.texts, params.truncate, params.direction)
+        with self._holder.lease() as state:
+            params = embed_params(request, self._settings, state.backend.dimension)
+            result = await state.batcher.embed(params.texts, params.truncate, params.direction)
         vectors = _postprocess(result.embeddings, params)
         return pb.EmbedResponse(
             embeddings=[pb.Embedding(values=row) for row in vectors.tolist()],
@@ -76,7 +76,7 @@ class EmbedServicer(pb_grpc.EmbedServiceServicer):
         s = self._settings
         return pb.InfoResponse(
             model_version=state.model_version,
-            model_name=state.backend.model_name,
+            model_name=state.model_name,
             dimension=state.backend.dimension,
             max_seq_length=state.backend.max_seq_length,
             normalized=state.normalized,
@@ -92,6 +92,7 @@ class EmbedServicer(pb_grpc.EmbedServiceServicer):
                 max_metadata_bytes=s.max_metadata_bytes,
                 max_feedback_items=s.max_feedback_items,
                 max_id_bytes=s.max_id_bytes,
+                max_document_chars=s.max_document_chars,
             ),
             index_size=state.index.size,
             index_type=state.index.description,

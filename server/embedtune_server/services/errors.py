@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import grpc
 
 from embedtune_server.backend.tokenizer import InputTooLongError
-from embedtune_server.batching import BatcherClosedError, OverloadedError
+from embedtune_server.batching import BatcherClosedError
+from embedtune_server.capacity import OverloadedError
+from embedtune_server.jobs.runner import NotFoundError, PreconditionError
 from embedtune_server.store.documents import MissingDocumentsError
 from embedtune_server.validation import ValidationError
 
@@ -24,8 +26,10 @@ def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
             f"inputs[{exc.index}]: {exc.tokens} tokens exceeds the model's max_seq_length={exc.limit};"
             " set truncate=true to cut it"
         )
-    if isinstance(exc, MissingDocumentsError):
+    if isinstance(exc, (MissingDocumentsError, NotFoundError)):
         return grpc.StatusCode.NOT_FOUND, str(exc)
+    if isinstance(exc, PreconditionError):
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     if isinstance(exc, OverloadedError):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
     if isinstance(exc, BatcherClosedError):

@@ -36,18 +36,31 @@ class IndexServicer(pb_grpc.IndexServiceServicer):
 
     @unary
     async def Upsert(self, request: pb.UpsertRequest, context) -> pb.UpsertResponse:
+        """Embed, then write with the version that embedded, if it is still live.
+
+        A swap that lands while the documents are embedded makes the vectors belong to a
+        retired version: they are embedded again with the new one, so the live index
+        never holds another version's vectors.
+        """
         documents = upsert_documents(request, self._settings)
-        state = self._holder.current
-        result = await state.batcher.embed([d.text for d in documents])
-        upserted = await asyncio.to_thread(self._corpus.upsert, state, documents, result.embeddings)
-        return pb.UpsertResponse(upserted=upserted, model_version=state.model_version)
+        texts = [d.text for d in documents]
+        while True:
+            with self._holder.lease() as state:
+                result = await state.batcher.embed(texts)
+                async with self._corpus.write_lock:
+                    if state is self._holder.current:
+                        upserted = await asyncio.to_thread(
+                            self._corpus.upsert, state, documents, result.embeddings
+                        )
+                        return pb.UpsertResponse(upserted=upserted, model_version=state.model_version)
 
     @unary
     async def Delete(self, request: pb.DeleteRequest, context) -> pb.DeleteResponse:
         ids = check_ids("ids", request.ids, self._settings)
-        deleted = await asyncio.to_thread(
-            self._corpus.delete, self._holder.current, ids, request.ignore_missing
-        )
+        async with self._corpus.write_lock:
+            deleted = await asyncio.to_thread(
+                self._corpus.delete, self._holder.current, ids, request.ignore_missing
+            )
         return pb.DeleteResponse(deleted=deleted)
 
     @unary
@@ -62,17 +75,17 @@ class IndexServicer(pb_grpc.IndexServiceServicer):
 
     @unary
     async def Search(self, request: pb.SearchRequest, context) -> pb.SearchResponse:
-        state = self._holder.current
-        query = search_query(request, self._settings, state.backend.dimension)
-        [response] = await self._search(state, [query])
-        return response
+        with self._holder.lease() as state:
+            query = search_query(request, self._settings, state.backend.dimension)
+            [response] = await self._search(state, [query])
+            return response
 
     @unary
     async def BatchSearch(self, request: pb.BatchSearchRequest, context) -> pb.BatchSearchResponse:
-        state = self._holder.current
-        queries = search_queries(request, self._settings, state.backend.dimension)
-        responses = await self._search(state, queries)
-        return pb.BatchSearchResponse(results=responses, model_version=state.model_version)
+        with self._holder.lease() as state:
+            queries = search_queries(request, self._settings, state.backend.dimension)
+            responses = await self._search(state, queries)
+            return pb.BatchSearchResponse(results=responses, model_version=state.model_version)
 
     async def _search(self, state: ServingState, queries: list[SearchQuery]) -> list[pb.SearchResponse]:
         """Embed every text query in one batcher call, then search each."""

@@ -5,15 +5,16 @@ WAL mode lets readers (Get, Search hydration) run while the single writer commit
 so an acknowledged write survives power loss; NORMAL fsyncs only at checkpoints, so it
 survives a process crash but may lose the last commits on power loss.
 
-Every write transaction that changes documents bumps `write_seq`; a saved index records the sequence it
-reflects, so a restart can tell a stale index file from a current one.
+Every write transaction that changes documents takes the next `write_seq` (`bump_write_seq`);
+a saved index records the sequence it reflects, so a restart can tell a stale index file
+from a current one, and the document change log says what happened since.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +24,13 @@ _META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEX
 class Database:
     """One SQLite file; one connection per thread, writes serialised by a lock."""
 
-    def __init__(self, path: Path, synchronous: str = "FULL", schemas: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        synchronous: str = "FULL",
+        schemas: Iterable[str] = (),
+        migrate: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
         self.path = path
         self._synchronous = synchronous
         self._local = threading.local()
@@ -33,10 +40,19 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = self.connection()
         connection.execute("PRAGMA journal_mode=WAL")
-        with connection:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
             connection.execute(_META_SCHEMA)
+            if migrate is not None:
+                migrate(connection)
             for schema in schemas:
-                connection.executescript(schema)
+                for statement in schema.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (SQLite connections must not be shared across threads)."""
@@ -51,29 +67,57 @@ class Database:
         return connection
 
     @contextmanager
-    def write(self, documents_changed: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction, committed (and durable) on exit; document changes bump `write_seq`."""
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed (and durable) on exit, rolled back on an exception."""
         with self._write_lock:
             connection = self.connection()
             connection.execute("BEGIN IMMEDIATE")
             try:
                 yield connection
-                if documents_changed:
-                    connection.execute(
-                        "INSERT INTO meta(key, value) VALUES ('write_seq', '1') ON CONFLICT(key) DO UPDATE"
-                        " SET value = CAST(value AS INTEGER) + 1"
-                    )
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
 
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside it sees the same committed state."""
+        connection = self.connection()
+        connection.execute("BEGIN")
+        try:
+            yield connection
+        finally:
+            connection.execute("COMMIT")
+
+    @staticmethod
+    def bump_write_seq(connection: sqlite3.Connection) -> int:
+        """Take the next write sequence inside the caller's write transaction and return it."""
+        connection.execute(
+            "INSERT INTO meta(key, value) VALUES ('write_seq', '1') ON CONFLICT(key) DO UPDATE"
+            " SET value = CAST(value AS INTEGER) + 1"
+        )
+        return int(get_meta(connection, "write_seq") or 0)
+
     def write_seq(self) -> int:
-        row = self.connection().execute("SELECT value FROM meta WHERE key = 'write_seq'").fetchone()
-        return int(row[0]) if row else 0
+        return int(get_meta(self.connection(), "write_seq") or 0)
+
+    def meta(self, key: str) -> str | None:
+        return get_meta(self.connection(), key)
 
     def close(self) -> None:
         with self._connections_lock:
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
+
+
+def get_meta(connection: sqlite3.Connection, key: str) -> str | None:
+    row = connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_meta(connection: sqlite3.Connection, key: str, value: str) -> None:
+    connection.execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )

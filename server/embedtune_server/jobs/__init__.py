@@ -1,0 +1,1 @@
+"""Training, activation and add-model jobs: one at a time, in child processes, recorded in the store."""
