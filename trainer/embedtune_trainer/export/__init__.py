@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -15,8 +16,11 @@ def export_model_folder(
     model: str | Path,
     output: str | Path | None = None,
     quantize: bool = False,
+    on_written: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Export `model` to `<folder>/onnx/`; returns the files written.
+
+    `on_written(path)` is called after each ONNX file is complete (fp32, then int8).
 
     With `output`, the model (a folder, Hub id or "default") is first saved there as
     a sentence-transformers folder, so the result is a complete model version folder.
@@ -43,8 +47,12 @@ def export_model_folder(
         fp32 = export_onnx(encoder, folder / ONNX_DIR / FP32_FILE)
         written = [fp32]
         progress.update()
+        if on_written is not None:
+            on_written(fp32)
         if quantize:
             int8 = quantize_int8(fp32, folder / ONNX_DIR / INT8_FILE, calibration_batches(encoder))
             written.append(int8)
             progress.update()
+            if on_written is not None:
+                on_written(int8)
     return written

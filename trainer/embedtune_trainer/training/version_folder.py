@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,12 @@ def write_version_folder(
     card: ModelCardData,
     record: dict[str, Any],
     export_onnx: bool = True,
+    on_exported: Callable[[Path], None] | None = None,
 ) -> list[Path]:
-    """Save encoder + card, the embedtune.json record, and (optionally) onnx/; returns the files."""
+    """Save encoder + card, the embedtune.json record, and (optionally) onnx/; returns the files.
+
+    `on_exported(path)` follows the export file by file (`export_model_folder`'s `on_written`).
+    """
     encoder.save(folder, card)
     stamped = {
         **record,
@@ -34,7 +39,7 @@ def write_version_folder(
         "dimension": encoder.dimension,
         "max_seq_length": encoder.max_seq_length,
     }
-    stamped["onnx"] = export_onnx and _export(folder)
+    stamped["onnx"] = export_onnx and _export(folder, on_exported)
     (folder / RECORD_FILE).write_text(json.dumps(stamped, indent=2, sort_keys=True) + "\n")
     return sorted(p for p in folder.rglob("*") if p.is_file() and "checkpoints" not in p.parts)
 
@@ -44,11 +49,11 @@ def read_record(folder: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _export(folder: Path) -> bool:
+def _export(folder: Path, on_exported: Callable[[Path], None] | None) -> bool:
     try:
         from embedtune_trainer.export import export_model_folder
     except ImportError:
         logger.warning("ONNX export is not available in this build: %s has no onnx/ folder", folder)
         return False
-    export_model_folder(folder, quantize=True)
+    export_model_folder(folder, quantize=True, on_written=on_exported)
     return True
