@@ -1,4 +1,5 @@
-"""The trainer's subcommands of `embedtune`: export, train, evaluate, push.
+"""The trainer's subcommands of `embedtune`: export, train, evaluate, push, and the two the
+server runs as child processes: losses (`--json`) and feedback-train.
 
 `register` only declares arguments; each handler imports torch and friends when it
 runs, so listing the commands (or running `embedtune serve`) stays light.
@@ -20,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_train(subparsers)
     _register_evaluate(subparsers)
     _register_push(subparsers)
+    _register_losses(subparsers)
+    _register_feedback_train(subparsers)
 
 
 def _register_export(subparsers: argparse._SubParsersAction) -> None:
@@ -247,6 +250,90 @@ def _run_push(args: argparse.Namespace) -> int:
         return 2
     print(f"pushed {args.model} to {url}")
     return 0
+
+
+def _register_losses(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "losses", help="the loss names, and the losses that fit each kind of feedback"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object (what the server reads)")
+    parser.set_defaults(handler=_run_losses)
+
+
+def _run_losses(args: argparse.Namespace) -> int:
+    import json
+
+    from embedtune_trainer.feedback.catalog import loss_catalog
+
+    catalog = loss_catalog()
+    if args.json:
+        print(json.dumps(catalog))
+        return 0
+    for kind, label_kinds in catalog["kinds"].items():
+        for label_kind, losses in label_kinds.items():
+            print(f"{kind} (label: {label_kind}): default {losses['default']}")
+            print(f"    fitting: {', '.join(losses['fitting'])}")
+    return 0
+
+
+def _register_feedback_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "feedback-train",
+        help="(run by the server) fine-tune a version on a feedback snapshot, gate it, write the new version",
+        description="Progress and the result are JSON lines on stdout; everything else goes to stderr.",
+    )
+    parser.add_argument("--feedback", required=True, type=Path, help="the snapshot, JSON lines")
+    parser.add_argument("--base", required=True, help="the model version folder to fine-tune")
+    parser.add_argument("--reference", required=True, help="the version the gate compares against")
+    parser.add_argument("--output", required=True, type=Path, help="the folder to write (absent or empty)")
+    parser.add_argument("--version", required=True, help="the new version's name (embedtune.json)")
+    parser.add_argument("--parent", required=True, help="the version it continues (embedtune.json)")
+    parser.add_argument(
+        "--options",
+        required=True,
+        help='JSON: {"losses": {kind: loss}, "epochs", "batch_size", "learning_rate", '
+        '"held_out_fraction", "gate_margin", "seed", "max_seq_length"}, every key present',
+    )
+    parser.add_argument("--threads", type=_positive_int, help="torch threads (default: all cores)")
+    parser.set_defaults(handler=_run_feedback_train)
+
+
+def _run_feedback_train(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from embedtune_trainer.data import DataError
+    from embedtune_trainer.feedback.events import EventStream
+    from embedtune_trainer.feedback.job import FeedbackJob, run_feedback_job
+    from embedtune_trainer.feedback.options import FeedbackOptions
+    from embedtune_trainer.st_format import ModelNotFoundError
+    from embedtune_trainer.training import TrainingError
+
+    events = EventStream(sys.stdout)  # the only writer to stdout: the server parses every line
+    try:
+        job = FeedbackJob(
+            feedback=args.feedback,
+            base=args.base,
+            reference=args.reference,
+            output=args.output,
+            version=args.version,
+            parent=args.parent,
+            options=FeedbackOptions.from_json(args.options),
+            threads=args.threads,
+        )
+        with contextlib.redirect_stdout(sys.stderr):
+            run_feedback_job(job, events)
+    except (DataError, TrainingError, ModelNotFoundError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"embedtune feedback-train: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _names(text: str | None) -> list[str] | None:
