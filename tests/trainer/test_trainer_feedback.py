@@ -252,7 +252,7 @@ def _states(events: list[dict]) -> list[str]:
 
 def test_feedback_train_passing_the_gate_writes_a_complete_version(tiny_encoder_dir, tmp_path, capsys):
     snapshot = _write_snapshot(tmp_path / "feedback.jsonl", _mixed_items())
-    output = tmp_path / "v2"
+    output = tmp_path / ".v2.partial"  # the server writes under a temporary name, then renames
     code = _feedback_train(snapshot, tiny_encoder_dir, output, _options(gate_margin=-1.0))
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -303,6 +303,7 @@ def test_feedback_train_passing_the_gate_writes_a_complete_version(tiny_encoder_
     assert (output / "onnx" / "model.onnx").is_file() and (output / "onnx" / "model_qint8.onnx").is_file()
     record = read_record(output)
     assert record["version"] == "v2" and record["parent"] == "v1" and record["onnx"] is True
+    assert "\n# v2\n" in (output / "README.md").read_text()
     for key in (
         "gate",
         "metrics_active",

@@ -109,13 +109,16 @@ class SentenceEncoder(nn.Sequential):
         self.train(was_training)
         return out[0] if single else out
 
-    def save(self, path: str | Path, card: ModelCardData | None = None) -> Path:
-        """Write the sentence-transformers folder and a model card README.md."""
+    def save(self, path: str | Path, card: ModelCardData | None = None, title: str | None = None) -> Path:
+        """Write the sentence-transformers folder and a model card README.md titled `title` (default:
+        the folder's name)."""
         path = Path(path)
         save_modules(list(self), path)
         card = card or ModelCardData(base_model=self.name)
         architecture = [type(m).__name__ for m in self]
-        readme = render_model_card(card, path.name, architecture, self.dimension, self.max_seq_length)
+        readme = render_model_card(
+            card, title or path.name, architecture, self.dimension, self.max_seq_length
+        )
         (path / "README.md").write_text(readme)
         return path
 

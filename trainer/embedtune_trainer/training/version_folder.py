@@ -31,7 +31,7 @@ def write_version_folder(
 
     `on_exported(path)` follows the export file by file (`export_model_folder`'s `on_written`).
     """
-    encoder.save(folder, card)
+    encoder.save(folder, card, title=record.get("version"))  # the folder may be a temporary name
     stamped = {
         **record,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
