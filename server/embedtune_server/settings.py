@@ -88,6 +88,9 @@ class ServerSettings:
     index_save_interval_s: float = field(
         default=30.0, metadata=_help("seconds between background saves of a changed index")
     )
+    train_threads: int = field(
+        default=0, metadata=_help("torch threads of a training job's child process (0: every core)")
+    )
     keep_versions: int = field(
         default=3,
         metadata=_help("model versions kept (the active one and the newest others), with their vectors"),
@@ -134,7 +137,7 @@ class ServerSettings:
             raise ValueError(f"keep_versions must be at least 1, got {self.keep_versions}")
         if self.auto_train_every < 0 or self.auto_train_min_interval_s < 0:
             raise ValueError("auto_train_every and auto_train_min_interval_s must be 0 (off) or more")
-        for name in ("inference_streams", "intra_op_threads"):
+        for name in ("inference_streams", "intra_op_threads", "train_threads"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 (automatic) or more, got {getattr(self, name)}")
         if self.sqlite_synchronous not in SQLITE_SYNCHRONOUS_MODES:

@@ -212,6 +212,10 @@ def test_documents_round_trip(client, fake):
         ("d3", TEXTS[3], {"n": "3"}),
         ("d1", TEXTS[1], {"n": "1"}),
     ]
+    # more ids than max_client_batch_size: fetched in chunks, returned in the order asked
+    many = ["d5", "d0", "d4", "d2", "d3", "d1"]
+    assert [d.id for d in client.get(many)] == many
+    assert [len(r.ids) for r in fake.state.requests["Get"][-2:]] == [4, 2]
     assert client.delete(["d1", "zz"], ignore_missing=True) == 1
     assert client.count() == 5
 

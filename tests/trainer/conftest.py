@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from trainer_fixtures import build_tiny_encoder
+from tiny_models import build_tiny_encoder
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import datasets
 import numpy as np
 import pytest
 import torch
-from trainer_fixtures import build_tiny_encoder
+from tiny_models import build_tiny_encoder
 
 from embedtune_trainer.losses.registry import build_loss
 from embedtune_trainer.training.collator import EncoderCollator, merging_pays

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from trainer_fixtures import make_triplets
+from tiny_models import make_triplets
 
 from embedtune_trainer.cli import register
 from embedtune_trainer.training.version_folder import read_record

@@ -6,12 +6,14 @@ import argparse
 import hashlib
 import io
 import json
+import os
 import random
 import shutil
 from pathlib import Path
 
 import pytest
-from trainer_fixtures import build_tiny_encoder, make_triplets
+import torch
+from tiny_models import build_tiny_encoder, make_triplets
 
 from embedtune_trainer.cli import register
 from embedtune_trainer.data import DataError, DataShape
@@ -27,6 +29,14 @@ from embedtune_trainer.losses import registry
 from embedtune_trainer.training.version_folder import read_record
 
 ERROR = "embedtune feedback-train: error: "
+
+
+@pytest.fixture(autouse=True)
+def thread_settings(monkeypatch) -> list[int]:
+    """The torch thread counts jobs ask for, recorded instead of applied to the test process."""
+    asked: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", asked.append)
+    return asked
 
 
 def _cli(argv: list) -> int:
@@ -218,7 +228,7 @@ def _options(**overrides) -> str:
     return json.dumps(options)
 
 
-def _feedback_train(snapshot: Path, base: Path, output: Path, options: str) -> int:
+def _feedback_train(snapshot: Path, base: Path, output: Path, options: str, *extra) -> int:
     return _cli(
         [
             "feedback-train",
@@ -236,8 +246,7 @@ def _feedback_train(snapshot: Path, base: Path, output: Path, options: str) -> i
             "v1",
             "--options",
             options,
-            "--threads",
-            1,
+            *extra,
         ]
     )
 
@@ -250,12 +259,15 @@ def _states(events: list[dict]) -> list[str]:
     return [e["state"] for e in events if e["event"] == "state"]
 
 
-def test_feedback_train_passing_the_gate_writes_a_complete_version(tiny_encoder_dir, tmp_path, capsys):
+def test_feedback_train_passing_the_gate_writes_a_complete_version(
+    tiny_encoder_dir, tmp_path, capsys, thread_settings
+):
     snapshot = _write_snapshot(tmp_path / "feedback.jsonl", _mixed_items())
     output = tmp_path / ".v2.partial"  # the server writes under a temporary name, then renames
     code = _feedback_train(snapshot, tiny_encoder_dir, output, _options(gate_margin=-1.0))
     captured = capsys.readouterr()
     assert code == 0, captured.err
+    assert thread_settings == [len(os.sched_getaffinity(0))]  # default: every core it may use
     events = _events(captured.out)
 
     assert _states(events) == ["training", "evaluating", "exporting"]
@@ -318,13 +330,16 @@ def test_feedback_train_passing_the_gate_writes_a_complete_version(tiny_encoder_
     assert record["hyperparameters"]["train_max_seq_length"] == 32
 
 
-def test_feedback_train_failing_the_gate_keeps_the_version_without_onnx(tiny_encoder_dir, tmp_path, capsys):
+def test_feedback_train_failing_the_gate_keeps_the_version_without_onnx(
+    tiny_encoder_dir, tmp_path, capsys, thread_settings
+):
     snapshot = _write_snapshot(tmp_path / "feedback.jsonl", _mixed_items())
     base = tmp_path / "v1"
     shutil.copytree(tiny_encoder_dir, base)
     (base / "embedtune.json").write_text(json.dumps({"version": "v1", "base_model": "org/tiny-bert"}))
     output = tmp_path / "v2"
-    assert _feedback_train(snapshot, base, output, _options(gate_margin=1.0)) == 0
+    assert _feedback_train(snapshot, base, output, _options(gate_margin=1.0), "--threads", 1) == 0
+    assert thread_settings == [1]
     events = _events(capsys.readouterr().out)
     assert _states(events) == ["training", "evaluating"]
     result = events[-1]

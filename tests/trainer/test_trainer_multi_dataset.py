@@ -7,7 +7,7 @@ from collections import defaultdict
 import datasets
 import pytest
 import torch
-from trainer_fixtures import build_tiny_encoder, make_triplets
+from tiny_models import build_tiny_encoder, make_triplets
 
 from embedtune_trainer.data import DataSettings, DataShape, load_data
 from embedtune_trainer.training.assembly import build_part, encoder_trainer

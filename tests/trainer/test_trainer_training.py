@@ -8,7 +8,7 @@ from pathlib import Path
 import datasets
 import pytest
 import torch
-from trainer_fixtures import make_triplets
+from tiny_models import make_triplets
 
 from embedtune_trainer.data import DataError
 from embedtune_trainer.encoder import SentenceEncoder

@@ -156,11 +156,13 @@ class Operations:
         return response.deleted
 
     def get(self, ids: Iterable[str]) -> Plan[list[Document]]:
+        """Fetch in chunks of `max_client_batch_size`, sent at once; documents in the order asked."""
         id_values = validation.id_list("ids", ids)
         if not id_values:
             return []
-        response = yield from _single(calls.GET, pb.GetRequest(ids=id_values))
-        return [convert.document(d) for d in response.documents]
+        size = yield from self._chunk_size(len(id_values), "max_client_batch_size")
+        responses = yield [Call(calls.GET, pb.GetRequest(ids=chunk)) for chunk in chunks(id_values, size)]
+        return [convert.document(d) for response in responses for d in response.documents]
 
     def count(self) -> Plan[int]:
         response = yield from _single(calls.COUNT, pb.CountRequest())

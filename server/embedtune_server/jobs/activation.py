@@ -24,6 +24,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
 
+from embedtune_server import failpoints
 from embedtune_server.jobs import record
 from embedtune_server.jobs.children import run_child
 from embedtune_server.jobs.context import JobContext
@@ -99,6 +100,7 @@ async def _swap(
 
         await asyncio.to_thread(commit)
         retired = ctx.holder.swap(state)
+    await failpoints.reach(failpoints.AFTER_SWAP_COMMIT)
     await asyncio.to_thread(ctx.corpus.save_index, state)
     ctx.corpus.keep_changes_after = None
     task = asyncio.create_task(ctx.builder.release(retired))

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,10 @@ class ChildResult:
 
     @property
     def error_line(self) -> str:
-        """The last non-empty stderr line: where the trainer and the server print their one-line errors."""
+        """Why it failed: the signal that killed it, else its last stderr line (where the trainer
+        and the server print their one-line errors)."""
+        if self.returncode < 0:
+            return f"killed by signal {-self.returncode} ({signal.Signals(-self.returncode).name})"
         lines = [line for line in self.stderr_tail.splitlines() if line.strip()]
         return lines[-1].strip() if lines else f"exited with code {self.returncode}"
 

@@ -103,7 +103,7 @@ def trainer_command(
         "--reference", str(ctx.holder.current.model_dir),
         "--output", str(partial_folder(ctx.settings.home, job.version)),
         "--version", job.version, "--parent", base.version, "--options", json.dumps(trainer_options),
-        "--threads", str(os.cpu_count() or 1),
+        "--threads", str(ctx.settings.train_threads or os.cpu_count() or 1),
     ]  # fmt: skip
 
 
@@ -140,7 +140,7 @@ async def _train(ctx: JobContext, job: Job, base: ModelRecord, options: Training
         job.metrics_new = outcome.get("metrics_new", {})
         job.gate = outcome.get("gate")
         accepted = bool(outcome.get("accepted"))
-        model = await asyncio.to_thread(_register, ctx, job, base, outcome, READY if accepted else REJECTED)
+        model = await asyncio.to_thread(_register, ctx, job, base, READY if accepted else REJECTED)
     finally:
         if partial.exists():
             await asyncio.to_thread(shutil.rmtree, partial, True)
@@ -150,13 +150,20 @@ async def _train(ctx: JobContext, job: Job, base: ModelRecord, options: Training
     await activate(ctx, job, model, lambda c: FeedbackStore.mark_consumed(c, first, last, model.version))
 
 
-def _register(ctx: JobContext, job: Job, base: ModelRecord, outcome: dict, status: str) -> ModelRecord:
+def _register(ctx: JobContext, job: Job, base: ModelRecord, status: str) -> ModelRecord:
     """Move the trainer's folder into models/ and list it; a crash between the two leaves an orphan folder
     that the next start removes, never a listed version without its folder."""
     folder = ctx.settings.home / MODELS_DIR / job.version
     os.replace(partial_folder(ctx.settings.home, job.version), folder)
-    fallback = str(outcome.get("base_model") or base.base_model)
-    model = registered(folder, job.version, fallback, parent=base.version, status=status, job_id=job.id)
+    model = registered(
+        folder,
+        job.version,
+        base.base_model,
+        base_model=base.base_model,
+        parent=base.version,
+        status=status,
+        job_id=job.id,
+    )
     with ctx.database.write() as connection:
         ctx.registry.add(connection, model)
     return model

@@ -1,4 +1,7 @@
-"""Tiny encoders and made-up data for the trainer tests: fast enough for two cores."""
+"""Tiny encoders and made-up data, built in the test: fast enough for two cores.
+
+Shared by the trainer tests and the online-loop tests.
+"""
 
 from __future__ import annotations
 
