@@ -30,7 +30,7 @@ from embedtune_server.jobs.catalog import CatalogSource
 from embedtune_server.jobs.context import JobContext
 from embedtune_server.jobs.policy import AutoTrainPolicy
 from embedtune_server.jobs.record import Job
-from embedtune_server.jobs.retention import prune_versions, remove_leftovers
+from embedtune_server.jobs.retention import prune_job_folders, prune_versions, remove_leftovers
 from embedtune_server.jobs.runner import JobRunner
 from embedtune_server.launcher import READY_LINE
 from embedtune_server.metrics import MetricsInterceptor, ServerMetrics
@@ -158,16 +158,12 @@ class EmbedtuneServer:
         return server
 
     async def _after_job(self, job: Job) -> None:
-        """Retention after every job: the versions beyond --keep-versions go."""
-        jobs = self.jobs
+        """Retention after every job: the versions beyond --keep-versions go, and old job folders."""
+        home = self.settings.home
         await asyncio.to_thread(
-            prune_versions,
-            self.settings.home,
-            self.database,
-            jobs.registry,
-            self.corpus,
-            self.settings.keep_versions,
+            prune_versions, home, self.database, self.jobs.registry, self.corpus, self.settings.keep_versions
         )
+        await asyncio.to_thread(prune_job_folders, home)
 
     async def _save_index_periodically(self) -> None:
         """Bound the rebuild work after a crash; a failed save is logged and tried again later."""

@@ -64,6 +64,11 @@ class Corpus:
     def index_folder(self, space: str) -> Path:
         return self._settings.home / "index" / folder_name(space)
 
+    def building_folder(self, space: str) -> Path:
+        """Where a new index of `space` is written before it is renamed to `index_folder`."""
+        folder = self.index_folder(space)
+        return folder.with_name(f".{folder.name}.building")
+
     # ------------------------------------------------------------------ writes
 
     def upsert(self, state: ServingState, documents: Sequence[Document], vectors: np.ndarray) -> int:

@@ -1,7 +1,7 @@
 """Named points where a test can freeze the server, to kill it there.
 
-Some crash windows are too short to hit from outside (between a swap's commit and the
-save of the new index). With `EMBEDTUNE_FAILPOINT=<name>` in its environment the
+Some crash windows are too short to hit from outside (just after a swap's commit, before
+the live index is saved again). With `EMBEDTUNE_FAILPOINT=<name>` in its environment the
 server stops at that point and waits there forever, so a test can SIGKILL it exactly
 there. Unset (always, outside tests), `reach` returns at once.
 """

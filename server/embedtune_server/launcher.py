@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,3 +92,26 @@ def start_server(
         time.sleep(0.1)
     process.kill()
     raise TimeoutError(f"server did not start in {timeout}s:\n{log.read_text(errors='replace')}")
+
+
+class ServerPool:
+    """The servers one scope starts (a test module, a benchmark); `close` kills those still running."""
+
+    def __init__(self, model_dir: Path, new_home: Callable[[], Path], *flags: str) -> None:
+        self._model_dir = model_dir
+        self._new_home = new_home
+        self._flags = flags
+        self._started: list[ServerProcess] = []
+
+    def start(
+        self, *flags: str, home: Path | None = None, env: dict[str, str] | None = None
+    ) -> ServerProcess:
+        """A server on `home` (default: a new one) with the pool's flags, then `flags`."""
+        server = start_server(self._model_dir, home or self._new_home(), *self._flags, *flags, env=env)
+        self._started.append(server)
+        return server
+
+    def close(self) -> None:
+        for server in self._started:
+            if server.alive():
+                server.kill()

@@ -54,11 +54,10 @@ async def reindex(settings: ServerSettings, model_dir: Path, space: str) -> None
         _emit({"event": "progress", "done": done, "total": total, "unit": "documents"})
 
     index = await corpus.rebuild(space, backend.dimension, embed, progress)
-    target = corpus.index_folder(space)
-    built = target.with_name(f".{target.name}.building")
+    built = corpus.building_folder(space)
     shutil.rmtree(built, ignore_errors=True)
     corpus.save_built(space, index, built)
-    replace_folder(built, target)
+    replace_folder(built, corpus.index_folder(space))
     _emit({"event": "result", "seq": corpus.index_seq(space), "documents": index.size})
     database.close()
 

@@ -29,6 +29,12 @@ def test_graph_has_both_outputs_and_dynamic_axes(onnx_model_dir):
     assert dims == ["batch", "sequence", 384]
 
 
+def test_attention_is_exported_without_the_sdpa_nan_guard(onnx_model_dir):
+    for name in ("model.onnx", "model_qint8.onnx"):
+        graph = onnx.load(str(onnx_model_dir / "onnx" / name), load_external_data=False).graph
+        assert not [n for n in graph.node if n.op_type == "IsNaN"], name
+
+
 def test_fp32_matches_torch_for_every_sentence(onnx_model_dir, default_encoder, varied_sentences):
     ours = OnnxBackend(onnx_model_dir).encode(varied_sentences)
     reference = default_encoder.encode(varied_sentences)
@@ -68,13 +74,15 @@ def test_tiny_model_with_dense_and_cls_exports_faithfully(tiny_bert_config, tiny
     import torch
 
     from embedtune_trainer import Dense, Normalize, Pooling, SentenceEncoder, Transformer
-    from embedtune_trainer.export import export_model_folder
+    from embedtune_trainer.export.onnx_graph import export_onnx
 
     torch.manual_seed(0)
     transformer = Transformer.from_config(tiny_bert_config, tiny_tokenizer, max_seq_length=64)
     encoder = SentenceEncoder([transformer, Pooling(32, "cls"), Dense(32, 8), Normalize()])
     folder = encoder.save(tmp_path / "tiny")
-    export_model_folder(folder)
+    attention = transformer.auto_model.config._attn_implementation
+    export_onnx(encoder, folder / "onnx" / "model.onnx")
+    assert transformer.auto_model.config._attn_implementation == attention  # eager only while exporting
     texts = ["one", "two words", "a longer text " * 30]
     backend = OnnxBackend(folder)
     assert backend.dimension == 8

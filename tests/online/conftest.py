@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tiny_models import build_tiny_encoder
 
-from embedtune_server.launcher import ServerProcess, start_server
+from embedtune_server.launcher import ServerPool, ServerProcess
 
 
 @pytest.fixture(scope="session")
@@ -29,16 +29,6 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def launch_tiny(tiny_model_dir: Path, tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start servers on the tiny model (home: tmp_path/home unless given); killed at the test's end."""
-    started: list[ServerProcess] = []
-
-    def _launch(*flags: str, home: Path | None = None, env: dict[str, str] | None = None) -> ServerProcess:
-        server = start_server(
-            tiny_model_dir, home or tmp_path / "home", "--train-threads", "1", *flags, env=env
-        )
-        started.append(server)
-        return server
-
-    yield _launch
-    for server in started:
-        if server.alive():
-            server.kill()
+    pool = ServerPool(tiny_model_dir, lambda: tmp_path / "home", "--train-threads", "1")
+    yield pool.start
+    pool.close()

@@ -8,23 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from embedtune_server.launcher import ServerProcess, start_server
+from embedtune_server.launcher import ServerPool, ServerProcess
 
 
 @pytest.fixture(scope="module")
 def launch(onnx_model_dir: Path, tmp_path_factory) -> Iterator[Callable[..., ServerProcess]]:
     """Start servers on the session's exported model; each is killed at the module's end."""
-    started: list[ServerProcess] = []
-
-    def _launch(*flags: str, home: Path | None = None, env: dict[str, str] | None = None) -> ServerProcess:
-        server = start_server(onnx_model_dir, home or tmp_path_factory.mktemp("home"), *flags, env=env)
-        started.append(server)
-        return server
-
-    yield _launch
-    for server in started:
-        if server.alive():
-            server.kill()
+    pool = ServerPool(onnx_model_dir, lambda: tmp_path_factory.mktemp("home"))
+    yield pool.start
+    pool.close()
 
 
 def free_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 
@@ -9,6 +10,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from embedtune_client.contract import ADMIN_METHODS
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 from embedtune_server.auth import check
@@ -114,3 +116,41 @@ def test_single_key_deployment_uses_the_api_key_for_writes():
     assert check("/embedtune.v1.IndexService/Upsert", "x", api_key="k", admin_key=None)[0] == (
         grpc.StatusCode.UNAUTHENTICATED
     )
+
+
+# A request for each training and model method whose handler would answer without side effects
+# (NOT_FOUND for a job or version that does not exist, or the list).
+JOB_AND_MODEL_CALLS = {
+    "TrainingService": {
+        "GetJob": pb.GetJobRequest(id=999),
+        "ListJobs": pb.ListJobsRequest(),
+        "CancelJob": pb.GetJobRequest(id=999),
+        "WatchJob": pb.GetJobRequest(id=999),
+    },
+    "ModelService": {
+        "ListModels": pb.ListModelsRequest(),
+        "ActivateModel": pb.ActivateModelRequest(version="v404"),
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (None, {grpc.StatusCode.UNAUTHENTICATED}),
+        (API_KEY, {grpc.StatusCode.PERMISSION_DENIED}),
+        (ADMIN_KEY, {grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND}),
+    ],
+)
+def test_every_training_and_model_method_needs_the_admin_key(channel, key, expected):
+    for service, calls in JOB_AND_MODEL_CALLS.items():
+        stub = getattr(pb_grpc, f"{service}Stub")(channel)
+        for method, request in calls.items():
+            call = getattr(stub, method)
+            if method == "WatchJob":  # a stream: its status arrives while it is read
+                call = functools.partial(lambda stream, r, **kw: list(stream(r, **kw)), call)
+            code = code_of(call, request, key)
+            assert code in expected, f"{method} with key {key!r}: {code}"
+    assert {m for calls in JOB_AND_MODEL_CALLS.values() for m in calls} | {"StartTraining", "AddModel"} == {
+        path.rsplit("/", 1)[-1] for path in ADMIN_METHODS if "Training" in path or "Model" in path
+    }

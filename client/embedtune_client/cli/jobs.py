@@ -9,8 +9,10 @@ cancelled. Every command needs the admin key when the server has one.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
+from typing import Any
 
 from embedtune_client.cli import remote
 from embedtune_client.cli.job_bars import StateBars
@@ -194,14 +196,18 @@ def _jobs_start(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_items(items: Sequence, as_json: bool, line: Callable[[Any], str]) -> None:
+    """One line per item, or one JSON object per line with --json."""
+    for item in items:
+        if as_json:
+            remote.print_json(asdict(item))
+        else:
+            print(line(item))
+
+
 def _jobs_list(args: argparse.Namespace) -> int:
     with remote.client(args) as client:
-        jobs = client.jobs(args.limit)
-    for job in jobs:
-        if args.json:
-            remote.print_json(asdict(job))
-        else:
-            print(job_line(job))
+        _print_items(client.jobs(args.limit), args.json, job_line)
     return 0
 
 
@@ -255,12 +261,7 @@ def _register_models(subparsers: argparse._SubParsersAction, connection: argpars
 
 def _models_list(args: argparse.Namespace) -> int:
     with remote.client(args) as client:
-        models = client.models()
-    for model in models:
-        if args.json:
-            remote.print_json(asdict(model))
-        else:
-            print(model_line(model))
+        _print_items(client.models(), args.json, model_line)
     return 0
 
 

@@ -7,19 +7,20 @@
 2. The server builds the new serving state (the one function start-up uses), which
    loads that index and catches up with the writes made since, embedding new documents
    with the new version.
-3. Under the corpus write lock no write can land: a last catch-up, then one transaction
-   records the version as active (and whatever the job adds, e.g. its feedback as
-   used), then the reference swaps. Every write acknowledged before is in the new
-   index; every write after goes to it.
+3. Under the corpus write lock no write can land: a last catch-up, the new index saved,
+   then one transaction records the version as active (and whatever the job adds, e.g.
+   its feedback as used), then the reference swaps. Every write acknowledged before is
+   in the new index; every write after goes to it.
 4. The retired state drains (its in-flight requests finish) before its batcher stops.
 
-Until the new index is saved by the live server, the change log keeps every change
-since the child's index, so a crash after step 3 restarts from that index plus the log.
+While the new index is built, the change log keeps every change since the child's index
+(`Corpus.keep_changes_after`), so the catch-ups, and a restart after a crash, find them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
@@ -75,6 +76,7 @@ async def activate(ctx: JobContext, job: Job, model: ModelRecord, on_commit: OnC
     finally:
         if ctx.holder.current.space != space:  # not swapped: the floor goes with the attempt
             ctx.corpus.keep_changes_after = None
+        await asyncio.to_thread(shutil.rmtree, ctx.corpus.building_folder(space), True)
 
 
 def _progress(ctx: JobContext, job: Job, event: dict) -> None:
@@ -89,6 +91,7 @@ async def _swap(
     await ctx.builder.catch_up(state)  # most writes since the child's index, without blocking writers
     async with ctx.corpus.write_lock:
         await ctx.builder.catch_up(state)  # the last few: none can land until the swap
+        await asyncio.to_thread(ctx.corpus.save_index, state)  # saved before it is recorded active
 
         def commit() -> None:
             job.enter(record.ACTIVATED)
@@ -100,9 +103,8 @@ async def _swap(
 
         await asyncio.to_thread(commit)
         retired = ctx.holder.swap(state)
-    await failpoints.reach(failpoints.AFTER_SWAP_COMMIT)
-    await asyncio.to_thread(ctx.corpus.save_index, state)
     ctx.corpus.keep_changes_after = None
+    await failpoints.reach(failpoints.AFTER_SWAP_COMMIT)
     task = asyncio.create_task(ctx.builder.release(retired))
     ctx.releasing.add(task)
     task.add_done_callback(ctx.releasing.discard)

@@ -67,10 +67,9 @@ class Job:
     def enter(self, state: str) -> None:
         """Move to `state`, booking the time spent in the one it leaves."""
         now = time.time()
-        if self.state != QUEUED:
-            self.state_seconds[self.state] = self.state_seconds.get(self.state, 0.0) + (
-                now - self.state_started_at
-            )
+        self.state_seconds[self.state] = self.state_seconds.get(self.state, 0.0) + (
+            now - self.state_started_at
+        )
         self.state = state
         self.state_started_at = now
         self.progress = Progress()

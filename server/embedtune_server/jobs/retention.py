@@ -2,7 +2,8 @@
 
 The active version and the `keep_versions - 1` newest others stay (rollback targets);
 older ones lose their registry row first, then their stored embeddings, index folders
-and (when it lives in the home) their model folder. At start-up, leftovers of work that
+and (when it lives in the home) their model folder. Job folders are kept for the newest
+jobs only. At start-up, leftovers of work that
 never finished go too: partial folders, folders no registered version names, and
 embeddings of spaces whose version is not registered.
 """
@@ -23,6 +24,8 @@ from embedtune_server.store.models import ModelRegistry
 log = logging.getLogger(__name__)
 
 _NUMBERED = re.compile(r"v\d+")
+# Job folders (feedback snapshot, child logs) kept for the newest jobs; the records stay in the store.
+JOB_FOLDERS_KEPT = 20
 
 
 def prune_versions(
@@ -67,3 +70,10 @@ def remove_leftovers(home: Path, database: Database, registry: ModelRegistry, co
             for space in orphans:
                 corpus.documents.drop_space(connection, space)
         log.warning("removed the embeddings of unlisted versions: %s", ", ".join(sorted(orphans)))
+
+
+def prune_job_folders(home: Path, keep: int = JOB_FOLDERS_KEPT) -> None:
+    """Remove the folders of all but the newest `keep` jobs."""
+    folders = sorted((f for f in (home / "jobs").glob("*") if f.name.isdigit()), key=lambda f: int(f.name))
+    for folder in folders[:-keep] if keep else folders:
+        shutil.rmtree(folder, ignore_errors=True)

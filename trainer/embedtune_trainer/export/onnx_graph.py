@@ -4,11 +4,19 @@ The graph takes input_ids, attention_mask (and token_type_ids where the transfor
 uses them) and returns `last_hidden_state`, which sentence-transformers' ONNX
 backend reads, and `sentence_embedding` (pooling, Dense and Normalize inside the
 graph), which the server reads. Batch and sequence axes are dynamic.
+
+Attention is exported in its eager form (matmul, masked softmax, matmul). The SDPA form
+traces to the same maths plus a NaN guard after every softmax (IsNaN and Where over the
+batch × heads × sequence² probabilities), there for rows with no key to attend to. Our
+rows always have one (every text keeps its [CLS] token), and the guard's cost grows with
+the square of the sequence, which long documents pay in full when they are re-embedded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -41,7 +49,7 @@ def export_onnx(encoder: SentenceEncoder, path: Path) -> Path:
     dynamic_axes["last_hidden_state"] = {0: "batch", 1: "sequence"}
     dynamic_axes["sentence_embedding"] = {0: "batch"}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode(), warnings.catch_warnings():
+    with _eager_attention(encoder), torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             _GraphWrapper(encoder, input_names),
@@ -55,3 +63,15 @@ def export_onnx(encoder: SentenceEncoder, path: Path) -> Path:
             dynamo=False,
         )
     return path
+
+
+@contextlib.contextmanager
+def _eager_attention(encoder: SentenceEncoder) -> Iterator[None]:
+    """The transformer computes attention in its eager form while the graph is traced."""
+    model = encoder.transformer.auto_model
+    before = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(before)
