@@ -49,6 +49,7 @@ bench: install
 	$(PY) -m benchmarks.padding
 	$(PY) -m benchmarks.finetune_stsb
 	$(PY) -m benchmarks.scifact_triplets
+	$(PY) -m benchmarks.online_loop
 
 clean:
 	rm -rf $(VENV) embedtune-home .pytest_cache .ruff_cache
