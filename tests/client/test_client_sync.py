@@ -215,7 +215,7 @@ def test_documents_round_trip(client, fake):
     # more ids than max_client_batch_size: fetched in chunks, returned in the order asked
     many = ["d5", "d0", "d4", "d2", "d3", "d1"]
     assert [d.id for d in client.get(many)] == many
-    assert [len(r.ids) for r in fake.state.requests["Get"][-2:]] == [4, 2]
+    assert sorted(len(r.ids) for r in fake.state.requests["Get"][-2:]) == [2, 4]  # sent concurrently
     assert client.delete(["d1", "zz"], ignore_missing=True) == 1
     assert client.count() == 5
 

@@ -3,7 +3,8 @@
 A folder that already has the ONNX graph the server serves is copied as it is; any
 other source (a sentence-transformers folder without an export, a Hub id) goes through
 the trainer's export in a background child, which also validates it. The version is
-written under a partial name and listed only when complete; it is not activated.
+written under a partial name and listed only when complete; it is not activated (the
+job ends "activated" all the same: for an add-model job that state means registered).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def served_graph(folder: Path, quantized: bool) -> Path:
 async def start_add_model(ctx: JobContext, source: str) -> Job:
     if not source.strip():
         raise ValidationError("source: empty; give a model folder on the server or a Hugging Face Hub id")
+    await ctx.runner.settle()
     ctx.runner.refuse_if_busy()
     job = Job(id=0, kind=record.ADD_MODEL, base_version=ctx.holder.current.model_version)
     job.options = {"source": source}
@@ -63,4 +65,3 @@ async def _add(ctx: JobContext, job: Job, source: str) -> None:
     finally:
         if partial.exists():
             await asyncio.to_thread(shutil.rmtree, partial, True)
-    job.enter(record.ACTIVATED)

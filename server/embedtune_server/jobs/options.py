@@ -28,7 +28,7 @@ class TrainingOptions:
     gate_margin: float = 0.0
     base_version: str = ""  # empty: the active version
     seed: int = 42
-    max_seq_length: int = 256  # tokens per text while training
+    max_seq_length: int = 128  # tokens per text while training (all-MiniLM-L6-v2 was trained at 128)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

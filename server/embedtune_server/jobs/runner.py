@@ -85,6 +85,11 @@ class JobRunner:
     def running(self) -> Job | None:
         return self._current if self._task is not None and not self._task.done() else None
 
+    async def settle(self) -> None:
+        """Wait for the after-job hooks (retention) of a job that has ended, so the next starts clean."""
+        if self._task is not None and self._current is not None and self._current.finished:
+            await asyncio.wait([self._task])
+
     def refuse_if_busy(self) -> None:
         running = self.running
         if running is not None:
