@@ -163,7 +163,7 @@ class Corpus:
             )
         except FileNotFoundError:
             log.info("no saved index at %s: building it from the store", folder)
-        except (ValueError, RuntimeError, KeyError) as exc:
+        except ValueError as exc:
             log.warning("saved index at %s unusable (%s): rebuilding", folder, exc)
         index = await self.rebuild(space, dimension, embed)
         await asyncio.to_thread(self.save_built, space, index, self.index_folder(space))
