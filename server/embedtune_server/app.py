@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from embedtune_server.services.models import ModelServicer
 from embedtune_server.services.training import TrainingServicer
 from embedtune_server.serving import BackendFactory, Capacity, StateBuilder, onnx_backend
 from embedtune_server.settings import ServerSettings
-from embedtune_server.state import StateHolder
+from embedtune_server.state import ServingState, StateHolder
 from embedtune_server.store import open_database
 from embedtune_server.store.models import ModelRegistry
 
@@ -166,13 +167,21 @@ class EmbedtuneServer:
         await asyncio.to_thread(prune_job_folders, home)
 
     async def _save_index_periodically(self) -> None:
-        """Bound the rebuild work after a crash; a failed save is logged and tried again later."""
+        """Bound the rebuild work after a crash; a failed save is tried again the next period."""
         while True:
             await asyncio.sleep(self.settings.index_save_interval_s)
-            try:
-                await asyncio.to_thread(self.corpus.save_index, self.holder.current)
-            except OSError:
-                log.exception("saving the index failed; the store stays the source of truth")
+            await self._save_index(self.holder.current)
+
+    async def _save_index(self, state: ServingState) -> None:
+        """Save the live index; a disk that refuses (full, read-only) costs only a warning.
+
+        The index keeps serving from memory; the store stays the source of truth, so a
+        restart before a save succeeds brings the index up to date from it.
+        """
+        try:
+            await asyncio.to_thread(self.corpus.save_index, state)
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("saving the index failed (%s): serving it from memory until a save succeeds", exc)
 
     async def stop(self) -> None:
         """Stop taking RPCs, let in-flight ones finish, end a running job, save the index, close the store."""
@@ -183,7 +192,7 @@ class EmbedtuneServer:
         await self.jobs.runner.stop()
         state = self.holder.current
         await state.batcher.stop()
-        await asyncio.to_thread(self.corpus.save_index, state)
+        await self._save_index(state)
         self.database.close()
         modules_file = os.environ.get(DEBUG_MODULES_ENV)
         if modules_file:

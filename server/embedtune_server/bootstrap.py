@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from embedtune_server.durable import replace_durably
 from embedtune_server.settings import ServerSettings
 from embedtune_server.store.database import Database
 from embedtune_server.store.models import ModelRecord, ModelRegistry
@@ -128,5 +128,5 @@ def _first_record(settings: ServerSettings, run: Callable[[Sequence[str]], objec
     folder = home / MODELS_DIR / FIRST_VERSION
     if folder.exists():  # a complete export from a start that died before registering it
         shutil.rmtree(folder)
-    os.replace(partial, folder)
+    replace_durably(partial, folder)
     return registered(folder, FIRST_VERSION, settings.model)

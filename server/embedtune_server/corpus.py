@@ -141,7 +141,11 @@ class Corpus:
         return True
 
     async def open_index(self, space: str, dimension: int, embed: EmbedFn) -> FaissIndex:
-        """The saved index of `space` brought up to date, else one rebuilt from the store (and saved)."""
+        """The saved index of `space` brought up to date, else one rebuilt from the store.
+
+        A rebuilt index is saved if it can be; if not (a full disk), it serves from memory and
+        the periodic save writes it once it can, since nothing records it as saved.
+        """
         settings = self._settings
         folder = self.index_folder(space)
         try:
@@ -163,10 +167,16 @@ class Corpus:
             )
         except FileNotFoundError:
             log.info("no saved index at %s: building it from the store", folder)
-        except (ValueError, RuntimeError, KeyError) as exc:
+        except ValueError as exc:
             log.warning("saved index at %s unusable (%s): rebuilding", folder, exc)
         index = await self.rebuild(space, dimension, embed)
-        await asyncio.to_thread(self.save_built, space, index, self.index_folder(space))
+        try:
+            await asyncio.to_thread(self.save_built, space, index, folder)
+        except OSError as exc:
+            log.warning(
+                "cannot save the index rebuilt at %s (%s): serving it from memory until a save succeeds",
+                folder, exc,
+            )  # fmt: skip
         return index
 
     async def rebuild(

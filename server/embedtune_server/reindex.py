@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from embedtune_server.corpus import Corpus
+from embedtune_server.durable import replace_durably
 from embedtune_server.settings import SQLITE_SYNCHRONOUS_MODES, ServerSettings
 from embedtune_server.store import open_database
 
@@ -35,8 +36,8 @@ def replace_folder(built: Path, target: Path) -> None:
     retired = target.with_name(f".{target.name}.old")
     shutil.rmtree(retired, ignore_errors=True)
     if target.exists():
-        os.replace(target, retired)
-    os.replace(built, target)
+        os.replace(target, retired)  # made durable by the folder's fsync in replace_durably
+    replace_durably(built, target)
     shutil.rmtree(retired, ignore_errors=True)
 
 

@@ -13,25 +13,38 @@
   can return fewer than k hits for a selective filter (HNSW's graph walk, IVF's probed
   lists); then the allowed vectors are scored exactly, so a search returns k hits
   whenever at least k documents match.
+- A save is three files: the index, its tombstones, and a state file naming the write
+  sequence and the SHA-256 of the other two. `load` trusts nothing that does not match.
 
 All methods are thread-safe (one lock): searches and writes come from gRPC worker threads.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
-import os
 import threading
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from embedtune_server.durable import write_atomically
 from embedtune_server.index.base import SearchHits
 
 _STATE_FILE = "state.json"
 _INDEX_FILE = "index.faiss"
 _TOMBSTONES_FILE = "tombstones.npy"
+_STATE_FIELDS = {
+    "write_seq": int,
+    "factory": str,
+    "dimension": int,
+    "ntotal": int,
+    "staging": bool,
+    "train_size": int,
+    "checksums": dict,
+}
 # PQ with 8-bit codes needs 256 centroids per sub-quantizer; FAISS wants 39 points per centroid.
 _PQ_TRAIN_SIZE = 39 * 256
 
@@ -185,7 +198,11 @@ class FaissIndex:
         return params
 
     def save(self, folder: Path, write_seq: int) -> None:
-        """Write the index, then the state file naming `write_seq` (each by atomic rename)."""
+        """Write the index and its tombstones, then the state file naming `write_seq` and their checksums.
+
+        Each file is replaced durably, the state file last: a save cut short leaves a state
+        file whose checksums do not match, so the next start rebuilds instead of trusting it.
+        """
         with self._lock:
             data = faiss.serialize_index(self._live)
             tombstones = np.array(sorted(self._tombstones), dtype=np.int64)
@@ -197,25 +214,36 @@ class FaissIndex:
                 "staging": self._staging is not None,
                 "train_size": self._train_size,
             }
+        buffer = io.BytesIO()
+        np.save(buffer, tombstones)
+        files = {_INDEX_FILE: memoryview(data), _TOMBSTONES_FILE: buffer.getvalue()}
+        state["checksums"] = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(folder / _INDEX_FILE, data.tobytes())
-        tmp = folder / f"{_TOMBSTONES_FILE}.tmp"
-        with open(tmp, "wb") as f:
-            np.save(f, tombstones)
-        os.replace(tmp, folder / _TOMBSTONES_FILE)
-        _atomic_write(folder / _STATE_FILE, json.dumps(state).encode())
+        for name, content in files.items():
+            write_atomically(folder / name, content)
+        write_atomically(folder / _STATE_FILE, json.dumps(state).encode())
 
     @classmethod
     def load(
         cls, folder: Path, dimension: int, factory: str, search_params: str = ""
     ) -> tuple[FaissIndex, int]:
-        """The saved index and the write_seq it reflects; raises ValueError if it does not fit."""
-        state = json.loads((folder / _STATE_FILE).read_text())
+        """The saved index and the write_seq it reflects.
+
+        FileNotFoundError if no state file was saved. ValueError if the saved index does not
+        fit or cannot be trusted: a file unreadable, or not the one the state file's checksum names.
+        """
+        state = _read_state(folder / _STATE_FILE)
         if state["factory"] != factory or state["dimension"] != dimension:
             raise ValueError(
                 f"saved index is {state['factory']}/{state['dimension']}, want {factory}/{dimension}"
             )
-        loaded = faiss.read_index(str(folder / _INDEX_FILE))
+        try:
+            for name in (_INDEX_FILE, _TOMBSTONES_FILE):
+                _check_digest(folder / name, state["checksums"].get(name))
+            loaded = faiss.read_index(str(folder / _INDEX_FILE))
+            tombstones = np.load(folder / _TOMBSTONES_FILE)
+        except (OSError, RuntimeError, EOFError) as exc:
+            raise ValueError(f"cannot read the saved index: {exc}") from exc
         if loaded.ntotal != state["ntotal"]:
             raise ValueError(f"index file holds {loaded.ntotal} vectors, state says {state['ntotal']}")
         index = cls(dimension, factory, state["train_size"], search_params)
@@ -224,14 +252,27 @@ class FaissIndex:
         else:
             index._index = index._configure(loaded)
             index._staging = None
-        index._tombstones = {int(i) for i in np.load(folder / _TOMBSTONES_FILE)}
+        index._tombstones = {int(i) for i in tombstones}
         return index, int(state["write_seq"])
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _read_state(path: Path) -> dict:
+    """The state file, if it is a JSON object with every field of its type; ValueError otherwise."""
+    try:
+        state = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {path.name}: {exc}") from exc
+    if not isinstance(state, dict):
+        raise ValueError(f"{path.name} holds {type(state).__name__}, not an object")
+    wrong = [key for key, kind in _STATE_FIELDS.items() if not isinstance(state.get(key), kind)]
+    if wrong:
+        raise ValueError(f"{path.name} lacks or mistypes {', '.join(wrong)}")
+    return state
+
+
+def _check_digest(path: Path, expected: object) -> None:
+    with open(path, "rb") as f:
+        if hashlib.file_digest(f, "sha256").hexdigest() != expected:
+            raise ValueError(f"{path.name} does not match the checksum in {_STATE_FILE}")

@@ -10,11 +10,11 @@ job ends "activated" all the same: for an add-model job that state means registe
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from pathlib import Path
 
 from embedtune_server.bootstrap import MODELS_DIR, export_command, partial_folder, registered
+from embedtune_server.durable import replace_durably
 from embedtune_server.jobs import record
 from embedtune_server.jobs.children import run_child
 from embedtune_server.jobs.context import JobContext
@@ -58,7 +58,7 @@ async def _add(ctx: JobContext, job: Job, source: str) -> None:
                 f"cannot add {source!r}: it has no {served_graph(Path(), ctx.settings.quantize)}"
             )
         folder = home / MODELS_DIR / job.version
-        os.replace(partial, folder)
+        await asyncio.to_thread(replace_durably, partial, folder)
         model = registered(folder, job.version, source, parent="", job_id=job.id)
         with ctx.database.write() as connection:
             ctx.registry.add(connection, model)

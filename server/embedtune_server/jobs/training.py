@@ -20,6 +20,7 @@ import shutil
 import sys
 
 from embedtune_server.bootstrap import MODELS_DIR, partial_folder, registered
+from embedtune_server.durable import replace_durably
 from embedtune_server.jobs import record
 from embedtune_server.jobs.activation import activate
 from embedtune_server.jobs.children import run_child
@@ -155,7 +156,7 @@ def _register(ctx: JobContext, job: Job, base: ModelRecord, status: str) -> Mode
     """Move the trainer's folder into models/ and list it; a crash between the two leaves an orphan folder
     that the next start removes, never a listed version without its folder."""
     folder = ctx.settings.home / MODELS_DIR / job.version
-    os.replace(partial_folder(ctx.settings.home, job.version), folder)
+    replace_durably(partial_folder(ctx.settings.home, job.version), folder)
     model = registered(
         folder,
         job.version,
