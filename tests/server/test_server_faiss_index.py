@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedtune_server.index.faiss_index import FaissIndex
+from embedtune_server.index.faiss_index import COMPACT_FRACTION, FaissIndex
 
 DIM = 16
 FACTORIES = ["Flat", "HNSW32", "IVF16,Flat", "IVF8,PQ4x4"]
@@ -73,3 +73,56 @@ def test_save_and_load_round_trip(tmp_path, factory):
         assert loaded.search(query[None], 5)[0].ids.tolist() == index.search(query[None], 5)[0].ids.tolist()
     with pytest.raises(ValueError, match="want Flat/8"):
         FaissIndex.load(tmp_path, 8, "Flat")
+
+
+def exact_top(vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> list[int]:
+    return ids[np.argsort(-(vectors @ query), kind="stable")[:k]].tolist()
+
+
+def test_hnsw_replacing_the_same_ids_still_returns_k_hits_and_compacts(tmp_path):
+    index = FaissIndex(DIM, "HNSW32")
+    ids = np.arange(50)
+    for round_ in range(30):
+        index.remove(ids)
+        index.add(ids, unit_vectors(50, seed=round_))
+    latest = unit_vectors(50, seed=29)
+    assert index.size == 50
+    for k in (10, 50, 1000):
+        hits = index.search(latest[:3], k)
+        assert [len(h.ids) for h in hits] == [min(k, 50)] * 3
+        assert all(len(set(h.ids.tolist())) == len(h.ids) for h in hits)
+    # the replaced vectors are gone: each id is found by its latest vector
+    assert [h.ids[0] for h in index.search(latest[:5], 1)] == [0, 1, 2, 3, 4]
+    index.save(tmp_path, write_seq=1)
+    pending = len(np.load(tmp_path / "tombstones.npy"))
+    assert pending <= COMPACT_FRACTION * (50 + pending)
+    loaded, _ = FaissIndex.load(tmp_path, DIM, "HNSW32")
+    loaded.save(tmp_path / "again", write_seq=1)
+    assert len(np.load(tmp_path / "again" / "tombstones.npy")) == 0  # compacted on load
+    assert len(loaded.search(latest[:1], 1000)[0].ids) == 50
+
+
+def test_hnsw_with_the_neighbourhood_removed_still_returns_k_hits():
+    index = FaissIndex(DIM, "HNSW32", search_params="efSearch=16")
+    vectors = unit_vectors(2000)
+    ids = np.arange(2000)
+    index.add(ids, vectors)
+    removed = exact_top(vectors, ids, vectors[0], 400)  # 20%: below the compaction fraction
+    index.remove(np.array(removed))
+    # a walk that starts among tombstones finds too few live vectors within its queue
+    hits = index.search(vectors[:1], 200)[0]
+    assert len(set(hits.ids.tolist())) == 200 and not set(hits.ids.tolist()) & set(removed)
+    assert list(hits.scores) == sorted(hits.scores, reverse=True)
+
+
+@pytest.mark.parametrize("factory", ["IVF64,Flat", "IVF16,PQ4x4"])
+def test_ivf_with_one_probe_returns_k_hits_unfiltered(factory):
+    index = FaissIndex(DIM, factory, train_size=1000, search_params="nprobe=1")
+    vectors = unit_vectors(3000)
+    ids = np.arange(3000)
+    index.add(ids, vectors)
+    hits = index.search(vectors[:2], 1000)
+    assert [len(h.ids) for h in hits] == [1000, 1000]
+    if factory == "IVF64,Flat":  # every list probed over exact codes: the exact top k
+        exact_scores = np.sort(vectors @ vectors[0])[::-1][:1000]
+        np.testing.assert_allclose(hits[0].scores, exact_scores, atol=1e-5)

@@ -8,11 +8,15 @@
   least 39 x 256 = 9,984 with PQ codes), then the real index trains on all of them,
   takes them over, and serves.
 - Types that cannot remove vectors (HNSW) keep removed ids as tombstones, excluded at
-  search time by an id selector; they disappear when the index is rebuilt.
-- Filtered search passes the allowed ids as an `IDSelectorBatch`. Approximate indexes
-  can return fewer than k hits for a selective filter (HNSW's graph walk, IVF's probed
-  lists); then the allowed vectors are scored exactly, so a search returns k hits
-  whenever at least k documents match.
+  search time by an id selector. Once tombstones pass `COMPACT_FRACTION` of the stored
+  vectors, and whenever a saved index is loaded, the index is rebuilt from its live
+  vectors without them.
+- A search returns min(k, matching documents) hits whatever the index type. Approximate
+  indexes can find fewer (HNSW's graph walk around tombstones or outside a filter, IVF's
+  probed lists): such a query is searched again with every list probed and a search
+  queue of at least k plus the tombstones, and if still short, its candidates are scored
+  exactly.
+- Filtered search passes the allowed ids as an `IDSelectorBatch`.
 - A save is three files: the index, its tombstones, and a state file naming the write
   sequence and the SHA-256 of the other two. `load` trusts nothing that does not match.
 
@@ -47,6 +51,8 @@ _STATE_FIELDS = {
 }
 # PQ with 8-bit codes needs 256 centroids per sub-quantizer; FAISS wants 39 points per centroid.
 _PQ_TRAIN_SIZE = 39 * 256
+# Past this fraction of tombstones among the stored vectors, an index that cannot remove is rebuilt.
+COMPACT_FRACTION = 0.25
 
 
 def _build(dimension: int, factory: str) -> faiss.Index:
@@ -139,6 +145,21 @@ class FaissIndex:
                 self._live.remove_ids(ids)
             else:
                 self._tombstones.update(int(i) for i in ids)
+                if len(self._tombstones) > COMPACT_FRACTION * self._index.ntotal:
+                    self._compact()
+
+    def _compact(self) -> None:
+        """Rebuild an index that cannot remove from its live vectors, leaving its tombstones behind."""
+        try:
+            vectors = self._index.index.reconstruct_n(0, self._index.ntotal)
+        except RuntimeError:  # a code that cannot be decoded: its tombstones stay excluded at search
+            return
+        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        live = ~np.isin(ids, np.fromiter(self._tombstones, dtype=np.int64, count=len(self._tombstones)))
+        rebuilt = self._configure(_build(self.dimension, self.factory))
+        rebuilt.add_with_ids(vectors[live], ids[live])
+        self._index = rebuilt
+        self._tombstones = set()
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[SearchHits]:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
@@ -156,14 +177,39 @@ class FaissIndex:
                 empty = SearchHits(np.zeros(0, np.int64), np.zeros(0, np.float32))
                 return [empty for _ in queries]
             scores, ids = index.search(queries, wanted, params=self._params(index, selector))
-            hits = []
-            for query, row_scores, row_ids in zip(queries, scores, ids, strict=True):
-                found = row_ids >= 0
-                if found.sum() < wanted and allowed is not None:
-                    hits.append(self._exact(index, query, allowed, wanted))
-                else:
-                    hits.append(SearchHits(row_ids[found], row_scores[found]))
+            hits = [
+                SearchHits(row_ids[row_ids >= 0], row_scores[row_ids >= 0])
+                for row_scores, row_ids in zip(scores, ids, strict=True)
+            ]
+            short = [row for row, found in enumerate(hits) if len(found.ids) < wanted]
+            if short:
+                widened = self._params(index, selector, widen_to=wanted + len(tombstones))
+                scores, ids = index.search(queries[short], wanted, params=widened)
+                for row, row_scores, row_ids in zip(short, scores, ids, strict=True):
+                    found = row_ids >= 0
+                    if found.sum() == wanted:
+                        hits[row] = SearchHits(row_ids[found], row_scores[found])
+                    else:
+                        candidates = allowed if allowed is not None else self._live_ids(index, tombstones)
+                        hits[row] = self._exact(index, queries[row], candidates, wanted)
             return hits
+
+    @staticmethod
+    def _live_ids(index: faiss.Index, tombstones: np.ndarray) -> np.ndarray:
+        """Every id stored in `index` and not removed: the candidates of an exact search."""
+        if isinstance(index, faiss.IndexIDMap2):
+            stored = faiss.vector_to_array(index.id_map).astype(np.int64)
+        else:
+            invlists = faiss.extract_index_ivf(index).invlists
+            stored = np.concatenate(
+                [np.zeros(0, np.int64)]
+                + [
+                    faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+                    for i in range(invlists.nlist)
+                    if invlists.list_size(i)
+                ]
+            )
+        return np.setdiff1d(stored, tombstones)
 
     @staticmethod
     def _exact(index: faiss.Index, query: np.ndarray, allowed: np.ndarray, k: int) -> SearchHits:
@@ -181,20 +227,25 @@ class FaissIndex:
         return SearchHits(np.asarray(present, dtype=np.int64)[best], scores[best])
 
     @staticmethod
-    def _params(index: faiss.Index, selector: faiss.IDSelector | None) -> faiss.SearchParameters | None:
-        if selector is None:
+    def _params(
+        index: faiss.Index, selector: faiss.IDSelector | None, widen_to: int = 0
+    ) -> faiss.SearchParameters | None:
+        """Search parameters carrying `selector`; `widen_to` > 0 probes every IVF list and
+        makes HNSW's search queue at least that long."""
+        if selector is None and not widen_to:
             return None
         inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else index
         ivf = faiss.try_extract_index_ivf(inner)
         if ivf is not None:
             params = faiss.SearchParametersIVF()
-            params.nprobe = ivf.nprobe
+            params.nprobe = ivf.nlist if widen_to else ivf.nprobe
         elif isinstance(inner, faiss.IndexHNSW):
             params = faiss.SearchParametersHNSW()
-            params.efSearch = inner.hnsw.efSearch
+            params.efSearch = max(inner.hnsw.efSearch, widen_to)
         else:
             params = faiss.SearchParameters()
-        params.sel = selector
+        if selector is not None:
+            params.sel = selector
         return params
 
     def save(self, folder: Path, write_seq: int) -> None:
@@ -253,6 +304,8 @@ class FaissIndex:
             index._index = index._configure(loaded)
             index._staging = None
         index._tombstones = {int(i) for i in tombstones}
+        if index._tombstones and index._staging is None:
+            index._compact()
         return index, int(state["write_seq"])
 
 
