@@ -21,7 +21,7 @@ from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.failpoints import BEFORE_INFERENCE, ENV
 from embedtune_server.launcher import ServerProcess
 
-EVENTUALLY_S = 60  # how long a cancelled call may take to end on the server
+EVENTUALLY_S = 60  # how long a server may take to reach a state a test waits for
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ class MeteredServer:
     def scrape_until(self, done: Callable[[Metrics], bool]) -> Metrics:
         """The first scrape where `done` holds, or the last one after EVENTUALLY_S.
 
-        A call the client cancels ends on the server on the server's own time.
+        The server gets there on its own time: a request reaches its queue, a call the client
+        cancelled ends there.
         """
         deadline = time.monotonic() + EVENTUALLY_S
         metrics = self.scrape()
