@@ -104,6 +104,8 @@ class EmbedtuneServer:
             self._backend_factory,
         )
         self.holder = StateHolder(await builder.build(model))
+        # Read from the live state at each scrape: writes and swaps need not remember to update it.
+        self.metrics.index_size.set_function(lambda: self.holder.current.index.size)
         self.jobs = JobContext(
             settings=settings,
             database=self.database,

@@ -44,6 +44,7 @@ from typing import Protocol
 
 import numpy as np
 
+from embedtune_server import failpoints
 from embedtune_server.capacity import Admission, CpuBudget
 from embedtune_server.metrics import ServerMetrics
 
@@ -331,6 +332,7 @@ class TokenBudgetBatcher:
         self._metrics.batch_tokens.observe(len(batch) * batch[-1].length)
         for entry in batch:
             self._metrics.queue_seconds.observe(started - entry.request.enqueued_at)
+        failpoints.hold(failpoints.BEFORE_INFERENCE)
         try:
             with self._cpu:
                 vectors = self._infer([e.token_ids for e in batch])

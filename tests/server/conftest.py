@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tls_certificates import Certificates, issue
 
 from embedtune_server.launcher import ServerPool, ServerProcess
 
@@ -17,6 +18,12 @@ def launch(onnx_model_dir: Path, tmp_path_factory) -> Iterator[Callable[..., Ser
     pool = ServerPool(onnx_model_dir, lambda: tmp_path_factory.mktemp("home"))
     yield pool.start
     pool.close()
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory) -> Certificates:
+    """A test CA and the server certificate it signs, for servers started with TLS."""
+    return issue(tmp_path_factory.mktemp("tls"))
 
 
 def free_port() -> int:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import urllib.request
-
-import grpc
 import numpy as np
 import pytest
-from conftest import free_port
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -36,13 +32,8 @@ PARAPHRASES = {
 
 
 @pytest.fixture(scope="module")
-def metrics_port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="module")
-def server(launch, metrics_port):
-    return launch("--metrics-port", str(metrics_port), "--max-search-k", "50")
+def server(launch):
+    return launch("--max-search-k", "50")
 
 
 @pytest.fixture(scope="module")
@@ -202,13 +193,3 @@ def test_reflection_lists_the_services(server):
         names = {s.name for s in response.list_services_response.service}
     assert {"embedtune.v1.EmbedService", "embedtune.v1.IndexService", "embedtune.v1.FeedbackService"} <= names
     assert "grpc.health.v1.Health" in names
-
-
-def test_metrics_endpoint_counts_requests_by_rpc_and_code(metrics_port, stubs):
-    with pytest.raises(grpc.RpcError):
-        stubs[0].Embed(pb.EmbedRequest())
-    embed(stubs[0], ["metrics please"])
-    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
-    assert 'embedtune_requests_total{code="OK",rpc="Embed"}' in text
-    assert 'embedtune_requests_total{code="INVALID_ARGUMENT",rpc="Embed"}' in text
-    assert "embedtune_batch_size_bucket" in text and "embedtune_inference_seconds_count" in text
