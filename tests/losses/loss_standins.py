@@ -28,6 +28,9 @@ class TableEncoder(nn.Module):
     def get_embedding_dimension(self) -> int:
         return self.dimension
 
+    def _get_untruncated_embedding_dimension(self) -> int:
+        return self.dimension
+
     @property
     def device(self) -> torch.device:
         return self.table.device
