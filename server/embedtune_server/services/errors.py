@@ -59,6 +59,8 @@ def streaming(method: Callable[..., AsyncIterator]) -> Callable[..., AsyncIterat
         try:
             async for response in method(self, request_iterator, context):
                 yield response
+        except grpc.aio.AbortError:
+            raise  # already answered, e.g. a malformed request in the stream (malformed.py)
         except Exception as exc:
             await context.abort(*status_of(exc))
 
