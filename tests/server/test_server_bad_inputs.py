@@ -247,3 +247,20 @@ def test_malformed_requests_are_invalid_argument_and_log_one_warning_each(server
     assert stubs["index"].Count(pb.CountRequest()).count == count
     assert len(stubs["embed"].Embed(pb.EmbedRequest(inputs=["still serving"])).embeddings) == 1
 
+
+def test_a_huge_finite_query_vector_searches_by_its_direction(stubs):
+    """A query of values near 3e38 (its float32 norm overflows) finds what its unit version finds."""
+    embedded = stubs["embed"].Embed(pb.EmbedRequest(inputs=["first"])).embeddings[0].values
+
+    def search(vector: np.ndarray) -> list[tuple[str, float]]:
+        hits = stubs["index"].Search(pb.SearchRequest(vector=pb.Embedding(values=vector.tolist()), k=2)).hits
+        return [(h.id, h.score) for h in hits]
+
+    for direction in (np.array(embedded, dtype=np.float32), np.ones(len(embedded), dtype=np.float32)):
+        huge = direction / np.abs(direction).max() * np.float32(3e38)
+        with np.errstate(over="ignore"):
+            assert np.isinf(np.linalg.norm(huge))
+        found, expected = search(huge), search(direction)
+        assert [i for i, _ in found] == [i for i, _ in expected]
+        assert [s for _, s in found] == pytest.approx([s for _, s in expected], abs=1e-5)
+    assert search(np.array(embedded, dtype=np.float32) * np.float32(3e38))[0][0] == "d1"
