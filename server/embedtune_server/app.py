@@ -42,7 +42,7 @@ from embedtune_server.services.models import ModelServicer
 from embedtune_server.services.training import TrainingServicer
 from embedtune_server.serving import BackendFactory, Capacity, StateBuilder, onnx_backend
 from embedtune_server.settings import ServerSettings
-from embedtune_server.state import StateHolder
+from embedtune_server.state import ServingState, StateHolder
 from embedtune_server.store import open_database
 from embedtune_server.store.models import ModelRegistry
 
@@ -168,13 +168,18 @@ class EmbedtuneServer:
         await asyncio.to_thread(prune_job_folders, home)
 
     async def _save_index_periodically(self) -> None:
-        """Bound the rebuild work after a crash; a failed save is logged and tried again later."""
+        """Bound the rebuild work after a crash."""
         while True:
             await asyncio.sleep(self.settings.index_save_interval_s)
-            try:
-                await asyncio.to_thread(self.corpus.save_index, self.holder.current)
-            except OSError:
-                log.exception("saving the index failed; the store stays the source of truth")
+            await self._save_index(self.holder.current, "it is tried again later")
+
+    async def _save_index(self, state: ServingState, if_failed: str) -> None:
+        """Save the live index; a failure (a full disk) is a warning, since the store stays the
+        source of truth: a start catches up from its change log, or rebuilds from it."""
+        try:
+            await asyncio.to_thread(self.corpus.save_index, state)
+        except OSError as exc:
+            log.warning("saving the index failed (%s); %s", exc, if_failed)
 
     async def stop(self) -> None:
         """Stop taking RPCs, let in-flight ones finish, end a running job, save the index, close the store."""
@@ -185,7 +190,7 @@ class EmbedtuneServer:
         await self.jobs.runner.stop()
         state = self.holder.current
         await state.batcher.stop()
-        await asyncio.to_thread(self.corpus.save_index, state)
+        await self._save_index(state, "the next start catches up from the store")
         self.database.close()
         modules_file = os.environ.get(DEBUG_MODULES_ENV)
         if modules_file:
