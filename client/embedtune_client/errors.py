@@ -42,7 +42,7 @@ class FailedPreconditionError(EmbedtuneError):
 
 
 class ResourceExhaustedError(EmbedtuneError):
-    """The server is at its concurrency limit (RESOURCE_EXHAUSTED); retry later."""
+    """The server is at its concurrency limit, or its disk is full for a write (RESOURCE_EXHAUSTED)."""
 
 
 class UnauthenticatedError(EmbedtuneError):

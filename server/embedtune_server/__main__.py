@@ -3,14 +3,9 @@
 import argparse
 import sys
 
+from embedtune_client.cli import run
 from embedtune_server.cli import register
 
-
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m embedtune_server")
-    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args()
-    return int(args.handler(args) or 0)
-
-
-sys.exit(main())
+parser = argparse.ArgumentParser(prog="python -m embedtune_server")
+register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+sys.exit(run(parser))

@@ -34,6 +34,7 @@ from embedtune_server.jobs.record import Job
 from embedtune_server.jobs.retention import prune_job_folders, prune_versions, remove_leftovers
 from embedtune_server.jobs.runner import JobRunner
 from embedtune_server.launcher import READY_LINE
+from embedtune_server.malformed import MalformedRequestInterceptor
 from embedtune_server.metrics import MetricsInterceptor, ServerMetrics
 from embedtune_server.services.embed import EmbedServicer
 from embedtune_server.services.feedback import FeedbackServicer
@@ -135,6 +136,7 @@ class EmbedtuneServer:
             interceptors=[
                 MetricsInterceptor(self.metrics),
                 AuthInterceptor(settings.api_key, settings.admin_key),
+                MalformedRequestInterceptor(),
             ],
             options=[("grpc.so_reuseport", 0)],
         )

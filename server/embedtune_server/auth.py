@@ -5,7 +5,8 @@
 - `--admin-key` guards the methods marked `admin_only` in the proto (the writes,
   training and models); the api key on them is PERMISSION_DENIED. Without an admin
   key they need the api key.
-- A missing or unknown key is UNAUTHENTICATED. Keys are compared in constant time.
+- A missing, empty or unknown key is UNAUTHENTICATED. Keys are compared in constant time.
+  The server refuses to start with an empty or blank key (`ServerSettings`).
 
 Keys travel in clear text unless the server has TLS (`--tls-cert/--tls-key`).
 """
@@ -28,7 +29,8 @@ OPEN_PREFIXES = (
 
 
 def _equal(given: str | None, key: str | None) -> bool:
-    return given is not None and key is not None and hmac.compare_digest(given.encode(), key.encode())
+    """An empty token or key never matches: `authorization: Bearer` alone must not pass for a key."""
+    return bool(given) and bool(key) and hmac.compare_digest(given.encode(), key.encode())
 
 
 def check(

@@ -1,8 +1,8 @@
 """`embedtune serve`: every ServerSettings field is a flag.
 
 Registering only declares arguments; the server's heavy imports (ONNX Runtime, FAISS)
-happen when the command runs. API keys may also come from EMBEDTUNE_API_KEY and
-EMBEDTUNE_ADMIN_KEY so they stay out of the process list.
+happen when the command runs. A field whose metadata names an `env` variable (the home
+and the keys, which then stay out of the process list) takes its default from it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import os
 import typing
-from pathlib import Path
 
 
 def _flag_type(hint) -> type:
@@ -19,16 +18,14 @@ def _flag_type(hint) -> type:
     return args[0] if args else hint
 
 
-def _defaults() -> dict[str, object]:
-    return {
-        "home": Path(os.environ.get("EMBEDTUNE_HOME", "embedtune-home")),
-        "api_key": os.environ.get("EMBEDTUNE_API_KEY"),
-        "admin_key": os.environ.get("EMBEDTUNE_ADMIN_KEY"),
-    }
+def _default(field: dataclasses.Field) -> object:
+    """The field's environment variable when set (argparse converts a string default), else its default."""
+    env = field.metadata.get("env")
+    return os.environ.get(env, field.default) if env else field.default
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from embedtune_server.settings import ServerSettings
+    from embedtune_server.settings import ServerSettings, flag
 
     parser = subparsers.add_parser(
         "serve",
@@ -36,18 +33,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     hints = typing.get_type_hints(ServerSettings)
-    overrides = _defaults()
     for field in dataclasses.fields(ServerSettings):
-        flag = "--" + field.name.replace("_", "-")
-        default = overrides.get(field.name, field.default)
+        default = _default(field)
         kind = _flag_type(hints[field.name])
         if kind is bool:
             parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=default, help=field.metadata["help"]
+                flag(field.name),
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=field.metadata["help"],
             )
         else:
             parser.add_argument(
-                flag,
+                flag(field.name),
                 type=kind,
                 default=default,
                 choices=field.metadata.get("choices"),

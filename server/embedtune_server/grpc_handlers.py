@@ -15,12 +15,15 @@ _FACTORIES = {
 
 
 def rewrap(
-    handler: grpc.RpcMethodHandler, wrap: Callable[[Callable, bool], Callable]
+    handler: grpc.RpcMethodHandler,
+    wrap: Callable[[Callable, bool], Callable],
+    request_deserializer: Callable[[bytes], object] | None = None,
 ) -> grpc.RpcMethodHandler:
-    """A handler like `handler` whose behaviour is `wrap(behaviour, response_streaming)`."""
+    """A handler like `handler` whose behaviour is `wrap(behaviour, response_streaming)`,
+    and whose request deserializer is `request_deserializer` if given."""
     attribute, factory = _FACTORIES[(handler.request_streaming, handler.response_streaming)]
     return factory(
         wrap(getattr(handler, attribute), handler.response_streaming),
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=request_deserializer or handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )

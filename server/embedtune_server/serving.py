@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +21,17 @@ import numpy as np
 from embedtune_server.batching import TokenBudgetBatcher
 from embedtune_server.capacity import Admission, CpuBudget
 from embedtune_server.corpus import Corpus, EmbedFn
+from embedtune_server.index.faiss_index import FaissIndex
 from embedtune_server.metrics import ServerMetrics
-from embedtune_server.settings import ServerSettings
+from embedtune_server.settings import ServerSettings, flag
 from embedtune_server.spaces import space_of
 from embedtune_server.state import EmbeddingBackend, ServingState
 from embedtune_server.store.models import ModelRecord
 
 log = logging.getLogger(__name__)
+
+# FAISS prefixes its errors with the C++ function and source line, which tell a user nothing.
+_FAISS_LOCATION = re.compile(r"^Error in .* at \S+:\d+: ")
 
 BackendFactory = Callable[[Path, ServerSettings], EmbeddingBackend]
 
@@ -49,6 +54,21 @@ def embedder(batcher: TokenBudgetBatcher) -> EmbedFn:
         return (await batcher.embed(texts)).embeddings
 
     return embed
+
+
+def check_index_settings(settings: ServerSettings, dimension: int) -> None:
+    """Build an empty index (without, then with the search parameters), so a factory string or
+    search parameters FAISS refuses for this dimension stop the server with one line naming
+    the flag, not a FAISS traceback."""
+    for name, search_params in (("index_factory", ""), ("index_search_params", settings.index_search_params)):
+        try:
+            FaissIndex(dimension, settings.index_factory, settings.index_train_size, search_params)
+        except RuntimeError as exc:
+            reason = " ".join(_FAISS_LOCATION.sub("", str(exc)).split())
+            raise ValueError(
+                f"{flag(name)} {getattr(settings, name)!r}: FAISS refuses it"
+                f" ({settings.index_factory} over {dimension} dimensions): {reason}"
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,7 @@ class StateBuilder:
                 f"max_batch_tokens={settings.max_batch_tokens} is below the model's"
                 f" max_seq_length={backend.max_seq_length}: a long input could never be batched"
             )
+        check_index_settings(settings, backend.dimension)
         batcher = TokenBudgetBatcher(
             backend.tokenizer,
             backend.infer,

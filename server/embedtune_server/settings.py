@@ -15,8 +15,14 @@ SQLITE_SYNCHRONOUS_MODES = ("FULL", "NORMAL")
 
 
 def _help(text: str, **extra) -> dict:
-    """Field metadata: the flag's help text (and argparse extras such as choices)."""
+    """Field metadata: the flag's help text, argparse extras such as choices, and `env`,
+    the environment variable that gives the flag's default (keys stay out of the process list)."""
     return {"help": text, **extra}
+
+
+def flag(name: str) -> str:
+    """The `embedtune serve` flag of a settings field, so an error can name what the user typed."""
+    return "--" + name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,8 @@ class ServerSettings:
     host: str = field(default="127.0.0.1", metadata=_help("address to bind; beyond loopback set --api-key"))
     port: int = field(default=50051, metadata=_help("gRPC port (0 picks a free one)"))
     home: Path = field(
-        default=Path("embedtune-home"), metadata=_help("state folder: models/, index/, the SQLite database")
+        default=Path("embedtune-home"),
+        metadata=_help("state folder: models/, index/, the SQLite database", env="EMBEDTUNE_HOME"),
     )
     model: str = field(
         default="default",
@@ -110,10 +117,17 @@ class ServerSettings:
     )
     # security and observability
     api_key: str | None = field(
-        default=None, metadata=_help("Bearer token required on every RPC except health and reflection")
+        default=None,
+        metadata=_help(
+            "Bearer token required on every RPC except health and reflection", env="EMBEDTUNE_API_KEY"
+        ),
     )
     admin_key: str | None = field(
-        default=None, metadata=_help("Bearer token for Upsert, Delete, SubmitFeedback (default: the api key)")
+        default=None,
+        metadata=_help(
+            "Bearer token for Upsert, Delete, SubmitFeedback (default: the api key)",
+            env="EMBEDTUNE_ADMIN_KEY",
+        ),
     )
     tls_cert: Path | None = field(
         default=None, metadata=_help("PEM certificate chain; with --tls-key serves TLS")
@@ -146,6 +160,16 @@ class ServerSettings:
             )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
+        for name in ("api_key", "admin_key"):
+            key = getattr(self, name)
+            if key is not None and not key.strip():
+                raise ValueError(f"{_source(name)} is empty: give a key, or unset it to serve without one")
 
     def replace(self, **changes) -> ServerSettings:
         return dataclasses.replace(self, **changes)
+
+
+def _source(name: str) -> str:
+    """Where a setting comes from: its flag, and its environment variable if it has one."""
+    env = ServerSettings.__dataclass_fields__[name].metadata.get("env")
+    return f"{flag(name)} ({env})" if env else flag(name)

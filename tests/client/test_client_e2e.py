@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from embedtune_client import (
     UnavailableError,
 )
 
-pytest.importorskip("embedtune_server", reason="the server is not installed")
+launcher = pytest.importorskip("embedtune_server.launcher", reason="the server is not installed")
 pytestmark = pytest.mark.slow
 
 API_KEY, ADMIN_KEY = "e2e-api-key", "e2e-admin-key"
@@ -29,17 +28,11 @@ CHUNK = 4
 STARTUP_S = 300  # a bare home exports the bundled model to ONNX first
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`embedtune serve` on a fresh home, with keys and a small client batch limit."""
     home = tmp_path_factory.mktemp("home")
-    target = f"127.0.0.1:{_free_port()}"
+    target = f"127.0.0.1:{launcher.free_port()}"
     log = (home / "server.log").open("w")
     command = [sys.executable, "-m", "embedtune_client.cli", "serve", "--home", str(home)]
     command += ["--port", target.rsplit(":", 1)[1], "--max-client-batch-size", str(CHUNK)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,9 +23,3 @@ def launch(onnx_model_dir: Path, tmp_path_factory) -> Iterator[Callable[..., Ser
 def certificates(tmp_path_factory) -> Certificates:
     """A test CA and the server certificate it signs, for servers started with TLS."""
     return issue(tmp_path_factory.mktemp("tls"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
+import subprocess
+import sys
 
 import grpc
 import pytest
@@ -89,6 +92,55 @@ def test_single_key_deployment_uses_the_api_key_for_writes():
     assert check("/embedtune.v1.IndexService/Upsert", "x", api_key="k", admin_key=None)[0] == (
         grpc.StatusCode.UNAUTHENTICATED
     )
+
+
+@pytest.mark.parametrize("value", ["Bearer", "Bearer ", "bearer   "])
+def test_an_empty_bearer_token_is_unauthenticated(channel, value):
+    metadata = [("authorization", value)]
+    index = pb_grpc.IndexServiceStub(channel)
+    for call, request in [
+        (index.Upsert, UPSERT),
+        (index.Delete, pb.DeleteRequest(ids=["zz"], ignore_missing=True)),
+        (pb_grpc.EmbedServiceStub(channel).Embed, pb.EmbedRequest(inputs=["hello"])),
+    ]:
+        with pytest.raises(grpc.RpcError) as refused:
+            call(request, metadata=metadata, timeout=30)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_an_empty_token_never_matches_even_an_empty_key():
+    for method, admin_key in [("IndexService/Upsert", ""), ("IndexService/Count", None)]:
+        refusal = check(f"/embedtune.v1.{method}", "", api_key="", admin_key=admin_key)
+        assert refusal is not None and refusal[0] == grpc.StatusCode.UNAUTHENTICATED, method
+
+
+API_KEY_NAMED = "--api-key (EMBEDTUNE_API_KEY)"
+ADMIN_KEY_NAMED = "--admin-key (EMBEDTUNE_ADMIN_KEY)"
+
+
+@pytest.mark.parametrize(
+    ("command", "env", "flags", "named"),
+    [
+        ("embedtune_client.cli", {"EMBEDTUNE_API_KEY": ""}, [], API_KEY_NAMED),
+        ("embedtune_server", {"EMBEDTUNE_ADMIN_KEY": " "}, [], ADMIN_KEY_NAMED),
+        ("embedtune_server", {}, ["--api-key", ""], API_KEY_NAMED),
+        ("embedtune_client.cli", {}, ["--admin-key", " \t"], ADMIN_KEY_NAMED),
+    ],
+)
+def test_an_empty_key_stops_the_server_before_it_starts(onnx_model_dir, tmp_path, command, env, flags, named):
+    keys = {"EMBEDTUNE_API_KEY", "EMBEDTUNE_ADMIN_KEY"}
+    environment = {k: v for k, v in os.environ.items() if k not in keys}
+    home = tmp_path / "home"
+    finished = subprocess.run(
+        [sys.executable, "-m", command, "serve", "--home", str(home), "--model", str(onnx_model_dir),
+         "--port", "0", *flags],
+        env={**environment, **env}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert finished.returncode == 2, finished.stderr
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1, finished.stderr
+    assert f"{named} is empty" in lines[0]
+    assert not home.exists()  # refused before touching anything
 
 
 # A request for each training and model method whose handler would answer without side effects

@@ -201,3 +201,66 @@ def test_a_document_longer_than_an_embed_input_is_stored_whole_and_embedded_by_w
     hit = stubs["index"].Search(pb.SearchRequest(text="x " * 300, k=1)).hits[0]
     assert hit.id == "long" and hit.score == pytest.approx(1.0, abs=1e-5)
     stubs["index"].Delete(pb.DeleteRequest(ids=["long"]))
+
+
+def _utf8_broken(request, marker: bytes) -> bytes:
+    """`request`'s bytes with `marker` (inside a string field) replaced by bytes that are not UTF-8."""
+    return request.SerializeToString().replace(marker, b"\xff\xfe\xfd")
+
+
+# (method, request bytes, what the status must say)
+MALFORMED = {
+    "broken wire format": ("/embedtune.v1.EmbedService/Embed", b"\xff\xff\xff", "malformed request"),
+    "text not UTF-8": (
+        "/embedtune.v1.EmbedService/Embed", _utf8_broken(pb.EmbedRequest(inputs=["@@@"]), b"@@@"), "utf-8",
+    ),
+    "document id not UTF-8": (
+        "/embedtune.v1.IndexService/Upsert",
+        _utf8_broken(pb.UpsertRequest(documents=[pb.Document(id="@@@", text="t")]), b"@@@"), "utf-8",
+    ),
+}  # fmt: skip
+
+
+def test_malformed_requests_are_invalid_argument_and_log_one_warning_each(server, stubs):
+    count = stubs["index"].Count(pb.CountRequest()).count
+    logged = len(server.log_text())
+    with grpc.insecure_channel(server.address) as channel:
+        for case, (method, data, fragment) in MALFORMED.items():
+            call = channel.unary_unary(method, request_serializer=lambda b: b, response_deserializer=bytes)
+            with pytest.raises(grpc.RpcError) as raised:
+                call(data, timeout=30)
+            assert raised.value.code() == INVALID, (case, raised.value.details())
+            assert "malformed request" in raised.value.details()
+            assert fragment in raised.value.details().lower(), case
+        stream = channel.stream_stream(
+            "/embedtune.v1.EmbedService/EmbedStream",
+            request_serializer=lambda b: b,
+            response_deserializer=pb.EmbedResponse.FromString,
+        )
+        good = pb.EmbedRequest(inputs=["fine"]).SerializeToString()
+        with pytest.raises(grpc.RpcError) as raised:
+            list(stream(iter([good, MALFORMED["text not UTF-8"][1]]), timeout=30))
+        assert raised.value.code() == INVALID and "utf-8" in raised.value.details().lower()
+    log = server.log_text()[logged:]
+    assert "Traceback" not in log and " ERROR " not in log, log
+    assert log.count("refused a malformed request") == len(MALFORMED) + 1
+    assert stubs["index"].Count(pb.CountRequest()).count == count
+    assert len(stubs["embed"].Embed(pb.EmbedRequest(inputs=["still serving"])).embeddings) == 1
+
+
+def test_a_huge_finite_query_vector_searches_by_its_direction(stubs):
+    """A query of values near 3e38 (its float32 norm overflows) finds what its unit version finds."""
+    embedded = stubs["embed"].Embed(pb.EmbedRequest(inputs=["first"])).embeddings[0].values
+
+    def search(vector: np.ndarray) -> list[tuple[str, float]]:
+        hits = stubs["index"].Search(pb.SearchRequest(vector=pb.Embedding(values=vector.tolist()), k=2)).hits
+        return [(h.id, h.score) for h in hits]
+
+    for direction in (np.array(embedded, dtype=np.float32), np.ones(len(embedded), dtype=np.float32)):
+        huge = direction / np.abs(direction).max() * np.float32(3e38)
+        with np.errstate(over="ignore"):
+            assert np.isinf(np.linalg.norm(huge))
+        found, expected = search(huge), search(direction)
+        assert [i for i, _ in found] == [i for i, _ in expected]
+        assert [s for _, s in found] == pytest.approx([s for _, s in expected], abs=1e-5)
+    assert search(np.array(embedded, dtype=np.float32) * np.float32(3e38))[0][0] == "d1"

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
-from conftest import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.failpoints import BEFORE_INFERENCE, ENV
-from embedtune_server.launcher import ServerProcess
+from embedtune_server.launcher import ServerProcess, free_port
 
 EVENTUALLY_S = 60  # how long a server may take to reach a state a test waits for
 
@@ -135,7 +134,12 @@ def test_unary_calls_are_counted_and_timed_by_rpc_and_code(server, stubs):
     embed.Embed(pb.EmbedRequest(inputs=["two", "three"]))
     index.Count(pb.CountRequest())
     assert code_of(lambda: embed.Embed(pb.EmbedRequest())) == grpc.StatusCode.INVALID_ARGUMENT
-    after = server.scrape()
+    # a call is counted once its handler has returned, which may be after the client has its answer
+    after = server.scrape_until(
+        lambda m: (
+            m.timed("Embed") - before.timed("Embed") >= 3 and m.timed("Count") - before.timed("Count") >= 1
+        )
+    )
 
     def added(read: Callable[[Metrics], float]) -> float:
         return read(after) - read(before)
@@ -159,7 +163,7 @@ def test_a_stream_is_one_call_counted_with_its_final_code(server, stubs):
     assert len(list(embed.EmbedStream(iter(requests)))) == len(requests)
     refused = code_of(lambda: list(embed.EmbedStream(iter([requests[0], pb.EmbedRequest()]))))
     assert refused == grpc.StatusCode.INVALID_ARGUMENT
-    after = server.scrape()
+    after = server.scrape_until(lambda m: m.timed("EmbedStream") - before.timed("EmbedStream") >= 2)
     for code in (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT):
         assert after.requests("EmbedStream", code) - before.requests("EmbedStream", code) == 1
     assert after.timed("EmbedStream") - before.timed("EmbedStream") == 2
@@ -178,7 +182,7 @@ def test_a_request_waiting_for_inference_is_in_flight_and_the_next_is_rejected(f
         assert settled("embedtune_embed_in_flight") == 1
         refused = code_of(lambda: embed.Embed(pb.EmbedRequest(inputs=["one more"])))
         assert refused == grpc.StatusCode.RESOURCE_EXHAUSTED
-        metrics = frozen.scrape()
+        metrics = frozen.scrape_until(lambda m: m.requests("Embed", grpc.StatusCode.RESOURCE_EXHAUSTED) >= 1)
         assert metrics("embedtune_overload_rejections_total") == 1
         assert metrics.requests("Embed", grpc.StatusCode.RESOURCE_EXHAUSTED) == 1
         assert metrics("embedtune_embed_in_flight") == 1

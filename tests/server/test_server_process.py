@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -128,6 +129,25 @@ def test_every_setting_is_a_flag_and_parses_back(monkeypatch):
     assert settings.host == "127.0.0.1" and settings.home == Path("embedtune-home")
     with pytest.raises(SystemExit):
         parser.parse_args(["serve", "--sqlite-synchronous", "OFF"])
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--index-factory", "Bogus"], "--index-factory 'Bogus': FAISS refuses it"),
+        (["--index-factory", "IVF16,PQ7"], "--index-factory 'IVF16,PQ7': FAISS refuses it"),
+        (["--index-search-params", "bogus=1"], "--index-search-params 'bogus=1': FAISS refuses it"),
+    ],
+)
+def test_an_index_string_faiss_refuses_stops_the_server_with_one_line(onnx_model_dir, tmp_path, flags, named):
+    finished = subprocess.run(
+        [sys.executable, "-m", "embedtune_server", "serve", "--home", str(tmp_path / "home"),
+         "--model", str(onnx_model_dir), "--port", "0", *flags],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert finished.returncode == 2, finished.stderr
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0], finished.stderr
 
 
 def test_settings_refuse_nonsense():

@@ -49,15 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    return run(build_parser(), argv)
+
+
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` and run its command's handler; shared by every `python -m` entry point.
+
+    A bad path, value or unreachable service prints one line and exits 2, without a traceback.
+    """
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except _USER_ERRORS as exc:
-        # A bad path, value or unreachable service: one line, no traceback.
         if os.environ.get("EMBEDTUNE_DEBUG"):
             raise
-        parser.exit(2, f"embedtune {args.command}: error: {exc}\n")
+        parser.exit(2, f"{parser.prog} {args.command}: error: {exc}\n")
     except KeyboardInterrupt:
         return 130
 

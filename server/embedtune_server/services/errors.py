@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +33,11 @@ def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     if isinstance(exc, OverloadedError):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        log.warning("refused a write, the disk is full: %s", exc)
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, (
+            "disk full: the server could not store this write and kept nothing of it; reads still work"
+        )
     if isinstance(exc, BatcherClosedError):
         return grpc.StatusCode.UNAVAILABLE, str(exc)
     log.exception("internal error", exc_info=exc)
@@ -59,6 +65,8 @@ def streaming(method: Callable[..., AsyncIterator]) -> Callable[..., AsyncIterat
         try:
             async for response in method(self, request_iterator, context):
                 yield response
+        except grpc.aio.AbortError:
+            raise  # already answered, e.g. a malformed request in the stream (malformed.py)
         except Exception as exc:
             await context.abort(*status_of(exc))
 

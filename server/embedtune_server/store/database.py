@@ -12,6 +12,7 @@ from a current one, and the document change log says what happened since.
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+
+class DiskFullError(OSError):
+    """SQLite could not write: the disk holding the database is full (errno ENOSPC, like
+    any other write that finds the disk full). Nothing of the transaction was kept."""
 
 
 class Database:
@@ -68,15 +74,22 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, committed (and durable) on exit, rolled back on an exception."""
+        """One write transaction, committed (and durable) on exit, rolled back on an exception.
+
+        SQLite may already have rolled back by itself (a full disk at COMMIT does), so the
+        rollback runs only while a transaction is still open. A full disk raises `DiskFullError`.
+        """
         with self._write_lock:
             connection = self.connection()
-            connection.execute("BEGIN IMMEDIATE")
             try:
+                connection.execute("BEGIN IMMEDIATE")
                 yield connection
                 connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
+            except BaseException as exc:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    raise DiskFullError(errno.ENOSPC, str(exc), str(self.path)) from exc
                 raise
 
     @contextmanager
