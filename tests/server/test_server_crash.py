@@ -6,17 +6,11 @@ import json
 import sqlite3
 
 import grpc
+import numpy as np
 import pytest
+from topics import TOPICS
 
 from embedtune_client.v1 import embedtune_pb2 as pb
-
-TOPICS = (
-    "volcanoes", "violins", "tax law", "honeybees", "submarines", "chess openings",
-    "sourdough bread", "glaciers", "cricket", "quantum computing", "origami", "desert foxes",
-    "jazz drumming", "medieval castles", "coral reefs", "electric cars", "tea ceremonies", "black holes",
-    "knitting", "marathon training", "wine tasting", "tornadoes", "bonsai trees", "railway history",
-    "sign language", "beekeeping law", "solar panels", "opera singers", "mountain goats", "cheese making",
-)  # fmt: skip
 
 
 def text_of(i: int, version: int = 1) -> str:
@@ -99,3 +93,24 @@ def test_restart_with_another_index_type_rebuilds_from_stored_embeddings(launch,
     assert "rebuilding" in restarted.log_text()
     with restarted.channel() as channel:
         assert server.stubs(channel)[0].Info(pb.InfoRequest()).index_type == "HNSW32"
+
+
+@pytest.mark.slow
+def test_restart_with_quantize_toggled_serves_one_space(launch, tmp_path):
+    """The int8 graph is another embedding space: its index never mixes in fp32 vectors."""
+    home = tmp_path / "home"
+    server = launch(home=home)
+    write_everything(server)
+    assert server.stop() == 0
+    restarted = launch("--quantize", home=home)
+    check_everything(restarted)
+    assert "building it from the store" in restarted.log_text()
+    with sqlite3.connect(home / "embedtune.sqlite3") as db:
+        rows = db.execute("SELECT space, vec_id, vector FROM embeddings").fetchall()
+    by_graph: dict[str, dict[int, np.ndarray]] = {}
+    for space, vec_id, blob in rows:
+        by_graph.setdefault(space.rpartition(":")[2], {})[vec_id] = np.frombuffer(blob, dtype=np.float32)
+    assert sorted(by_graph) == ["fp32", "int8"] and len(by_graph["int8"]) == 29
+    # every document was embedded again by the int8 graph, none copied from the fp32 space
+    assert by_graph["int8"].keys() == by_graph["fp32"].keys()
+    assert all(np.abs(by_graph["int8"][i] - by_graph["fp32"][i]).max() > 1e-4 for i in by_graph["int8"])

@@ -15,14 +15,14 @@ import logging
 import os
 import random
 import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from topics import TOPICS
 
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.corpus import Corpus
@@ -31,13 +31,6 @@ from embedtune_server.settings import ServerSettings
 from embedtune_server.store import open_database
 from embedtune_server.store.documents import Document
 
-TOPICS = (
-    "volcanoes", "violins", "tax law", "honeybees", "submarines", "chess openings",
-    "sourdough bread", "glaciers", "cricket", "quantum computing", "origami", "desert foxes",
-    "jazz drumming", "medieval castles", "coral reefs", "electric cars", "tea ceremonies", "black holes",
-    "knitting", "marathon training", "wine tasting", "tornadoes", "bonsai trees", "railway history",
-    "sign language", "beekeeping law", "solar panels", "opera singers", "mountain goats", "cheese making",
-)  # fmt: skip
 ANGLES = (
     "A short history of {}, from the first records to today.",
     "How {} work, explained for a curious child.",
@@ -157,22 +150,6 @@ def test_a_damaged_saved_index_is_rebuilt_from_the_store(launch, saved_home, tmp
     assert "WARNING embedtune_server.corpus: saved index at" in server.log_text()
     assert "unusable" in server.log_text()
     assert_saved_index_is_whole(home)
-
-
-@pytest.fixture
-def small_disk(tmp_path) -> Iterator[Path]:
-    """A 16 MiB tmpfs mounted at tmp_path/home; skips where mounting is not allowed."""
-    mount = tmp_path / "home"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "--lazy", str(mount)], check=True)
 
 
 def eventually(condition: Callable[[], bool], within_s: float = 60) -> bool:
