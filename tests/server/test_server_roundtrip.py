@@ -133,6 +133,27 @@ def test_batch_search_answers_each_query_in_order(indexed):
     assert response.model_version == "v-test"
 
 
+def test_batch_search_mixing_k_filters_and_vectors_answers_as_single_searches(stubs, indexed):
+    """Queries are grouped by k and filter inside the server; each must still get its own answer."""
+    texts = list(PARAPHRASES)
+    vector = pb.Embedding(values=embed(stubs[0], [texts[0]])[0])
+    queries = [
+        pb.SearchRequest(text=texts[0], k=3),
+        pb.SearchRequest(text=texts[1], k=1, filter={"kind": "finance"}),
+        pb.SearchRequest(vector=vector, k=3),
+        pb.SearchRequest(text=texts[2], k=1),
+        pb.SearchRequest(text=texts[3], k=3),
+        pb.SearchRequest(text=texts[0], k=2, filter={"kind": "finance"}),
+        pb.SearchRequest(text=texts[1], k=3),
+    ]
+    batched = indexed.BatchSearch(pb.BatchSearchRequest(queries=queries)).results
+    singles = [indexed.Search(q) for q in queries]
+    assert [[h.id for h in r.hits] for r in batched] == [[h.id for h in r.hits] for r in singles]
+    for one, alone in zip(batched, singles, strict=True):
+        # the same vectors searched in the same index; batching the queries may change float rounding
+        np.testing.assert_allclose([h.score for h in one.hits], [h.score for h in alone.hits], atol=1e-4)
+
+
 def test_upsert_replaces_and_delete_removes(indexed):
     indexed.Upsert(pb.UpsertRequest(documents=[pb.Document(id="tmp", text="Volcanoes erupt molten lava.")]))
     assert indexed.Search(pb.SearchRequest(text="lava from a volcano", k=1)).hits[0].id == "tmp"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 
 import numpy as np
 
@@ -108,7 +109,14 @@ class IndexServicer(pb_grpc.IndexServiceServicer):
     def _search_each(
         self, state: ServingState, queries: list[SearchQuery], vectors: np.ndarray
     ) -> list[list[Hit]]:
-        return [
-            self._corpus.search(state, vectors[i : i + 1], q.k, q.metadata_filter)[0]
-            for i, q in enumerate(queries)
-        ]
+        """Queries that share k and filter go through one filter lookup, FAISS call and fetch."""
+        groups: dict[tuple[int, frozenset[tuple[str, str]]], list[int]] = defaultdict(list)
+        for i, q in enumerate(queries):
+            groups[(q.k, frozenset(q.metadata_filter.items()))].append(i)
+        hits: list[list[Hit]] = [[] for _ in queries]
+        for members in groups.values():
+            first = queries[members[0]]
+            found = self._corpus.search(state, vectors[members], first.k, first.metadata_filter)
+            for i, query_hits in zip(members, found, strict=True):
+                hits[i] = query_hits
+        return hits
