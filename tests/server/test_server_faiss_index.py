@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from embedtune_server.index.base import SearchHits
 from embedtune_server.index.faiss_index import COMPACT_FRACTION, FaissIndex
 
 DIM = 16
@@ -23,15 +24,46 @@ def filled(factory: str, n: int = 2000) -> tuple[FaissIndex, np.ndarray]:
     return index, vectors
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
-def test_filtered_search_returns_k_hits_when_k_match(factory):
+def filtered_hits(
+    factory: str,
+) -> tuple[FaissIndex, np.ndarray, np.ndarray, list[tuple[np.ndarray, SearchHits]]]:
+    """A filled index, its vectors, its allowed ids, and 5 queries with their 10 filtered
+    hits each, after checking count, membership and order."""
     index, vectors = filled(factory)
     allowed = np.arange(100, 2100, 97)  # 21 scattered ids: too selective for a graph walk or few probes
-    for query in vectors[:5]:
-        hits = index.search(query[None], 10, allowed)[0]
+    found = [(query, index.search(query[None], 10, allowed)[0]) for query in vectors[:5]]
+    for _, hits in found:
         assert len(hits.ids) == 10
         assert set(hits.ids.tolist()) <= set(allowed.tolist())
         assert list(hits.scores) == sorted(hits.scores, reverse=True)
+    return index, vectors, allowed, found
+
+
+# the fraction of the exact filtered top 10 each index must return: HNSW's walk may miss some
+EXACT_RECALL = {"Flat": 1.0, "IVF16,Flat": 1.0, "HNSW32": 0.9}
+
+
+@pytest.mark.parametrize("factory", EXACT_RECALL)
+def test_filtered_search_returns_k_hits_when_k_match(factory):
+    """Flat codes: the hits are the exact top k among the allowed, with exact scores."""
+    _, vectors, allowed, found = filtered_hits(factory)
+    for query, hits in found:
+        # Flat codes store the vectors: scores are exact up to float rounding (1e-5)
+        np.testing.assert_allclose(hits.scores, vectors[hits.ids - 100] @ query, atol=1e-5)
+    found_recall = recall(found, vectors[allowed - 100], allowed)
+    assert found_recall >= EXACT_RECALL[factory]
+
+
+def test_filtered_pq_search_ranks_k_hits_by_approximate_score():
+    """PQ promises k allowed hits ranked by PQ's approximate score, not the exact top k
+    (docs/architecture.md)."""
+    index, _, allowed, found = filtered_hits("IVF8,PQ4x4")
+    for query, hits in found:
+        # searching with one allowed id gives that id's approximate score
+        approximate = {int(i): index.search(query[None], 1, np.array([i]))[0].scores[0] for i in allowed}
+        # both sides come from the same PQ codes: float rounding only (1e-5)
+        np.testing.assert_allclose(hits.scores, [approximate[i] for i in hits.ids.tolist()], atol=1e-5)
+        np.testing.assert_allclose(hits.scores, sorted(approximate.values(), reverse=True)[:10], atol=1e-5)
 
 
 @pytest.mark.parametrize("factory", FACTORIES)
@@ -60,6 +92,14 @@ def test_index_needing_training_serves_exactly_until_trained():
     assert index.search(vectors[5:6], 1)[0].ids[0] == 5
     index.add(np.arange(300, 800), vectors[300:])
     assert index.description == "IVF8,Flat" and index.size == 800
+    # every vector, staged before training or added with it, is found under its own id
+    # (its nearest centroid's list is the one probed) with its exact score (float rounding: 1e-5)
+    hits = index.search(vectors, 10)
+    assert [h.ids[0] for h in hits] == list(range(800))
+    np.testing.assert_allclose([h.scores[0] for h in hits], 1.0, atol=1e-5)
+    # one probed list of 8 holds 0.53 of the exact top 10 (measured)
+    found_recall = recall(list(zip(vectors, hits, strict=True)), vectors, np.arange(800))
+    assert found_recall >= 0.4
 
 
 @pytest.mark.parametrize("factory", ["Flat", "HNSW32", "IVF8,PQ4x4"])
@@ -77,6 +117,12 @@ def test_save_and_load_round_trip(tmp_path, factory):
 
 def exact_top(vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> list[int]:
     return ids[np.argsort(-(vectors @ query), kind="stable")[:k]].tolist()
+
+
+def recall(found: list[tuple[np.ndarray, SearchHits]], vectors: np.ndarray, ids: np.ndarray) -> float:
+    """The fraction of each query's exact top k (k: its number of hits) that its hits hold."""
+    matched = sum(len(set(h.ids.tolist()) & set(exact_top(vectors, ids, q, len(h.ids)))) for q, h in found)
+    return matched / sum(len(h.ids) for _, h in found)
 
 
 def test_hnsw_replacing_the_same_ids_still_returns_k_hits_and_compacts(tmp_path):

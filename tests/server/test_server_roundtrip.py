@@ -182,11 +182,17 @@ def test_get_returns_documents_in_request_order(indexed):
 
 
 def test_embed_stream_answers_every_request_in_order(stubs):
-    requests = [pb.EmbedRequest(inputs=[f"sentence number {i}"] * (i % 3 + 1)) for i in range(20)]
+    """Each stream response is the unary Embed of its own request, in request order."""
+    sizes = np.random.default_rng(7).integers(1, 6, size=20)
+    requests = [
+        pb.EmbedRequest(inputs=[f"sentence {i} part {j}" for j in range(n)]) for i, n in enumerate(sizes)
+    ]
     responses = list(stubs[0].EmbedStream(iter(requests)))
-    assert [len(r.embeddings) for r in responses] == [i % 3 + 1 for i in range(20)]
-    single = embed(stubs[0], ["sentence number 7"])
-    np.testing.assert_allclose(np.array(responses[7].embeddings[0].values), single[0], atol=1e-5)
+    assert len(responses) == len(requests)
+    for request, response in zip(requests, responses, strict=True):
+        streamed = np.array([e.values for e in response.embeddings], dtype=np.float32)
+        # fp32, batched with other inputs or alone: padding changes values by float rounding only
+        np.testing.assert_allclose(streamed, embed(stubs[0], list(request.inputs)), atol=1e-5)
 
 
 def test_info_reports_model_limits_and_index(stubs, indexed):

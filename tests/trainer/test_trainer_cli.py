@@ -6,9 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tiny_models import make_triplets
 
+from embedtune_trainer import SentenceEncoder
 from embedtune_trainer.cli import register
 from embedtune_trainer.training.version_folder import read_record
 
@@ -130,24 +132,42 @@ def test_cli_train_unknown_shape_lists_columns(tiny_encoder_dir, tmp_path, capsy
     assert "foo, bar" in capsys.readouterr().err
 
 
+TOPICS = ["cats", "cars", "rain", "music", "bread"]
+
+
+def _ir_by_hand(
+    encoder: SentenceEncoder, documents: list[str], queries: list[str], relevant: list[int]
+) -> dict[str, float]:
+    """Recall@1, recall@5 and MRR@10 computed here from cosine ranks, one relevant document per query."""
+    scores = encoder.encode(queries, normalize=True) @ encoder.encode(documents, normalize=True).T
+    target = scores[np.arange(len(queries)), relevant]
+    ranks = 1 + (scores > target[:, None]).sum(1)
+    return {
+        "recall@1": float(np.mean(ranks <= 1)),
+        "recall@5": float(np.mean(ranks <= 5)),
+        "mrr@10": float(np.mean(np.where(ranks <= 10, 1 / ranks, 0.0))),
+    }
+
+
 def test_cli_evaluate_sts_and_ir(tiny_encoder_dir, tmp_path, capsys):
     sts = tmp_path / "sts.csv"
     sts.write_text(
         "a cat sits,a cat is sitting,4.5\na dog runs,the stock market fell,0.2\n"
         "a man sings,a man is singing,4.8\nit rains,a woman cooks,0.5\n"
     )
+    documents = [f"document {i} about {TOPICS[i % len(TOPICS)]} number {i * 7 % 11}" for i in range(40)]
     corpus = _write_jsonl(
-        tmp_path / "corpus.jsonl",
-        [
-            {"_id": f"d{i}", "title": "", "text": t}
-            for i, t in enumerate(["cats purr", "cars drive", "rain falls"])
-        ],
+        tmp_path / "corpus.jsonl", [{"_id": f"d{i}", "title": "", "text": t} for i, t in enumerate(documents)]
     )
+    query_texts = [f"{TOPICS[i % len(TOPICS)]} number {i}" for i in range(12)]
     queries = _write_jsonl(
-        tmp_path / "queries.jsonl", [{"_id": "q1", "text": "cat"}, {"_id": "q2", "text": "car"}]
+        tmp_path / "queries.jsonl", [{"_id": f"q{i}", "text": t} for i, t in enumerate(query_texts)]
     )
+    relevant = [3 * i for i in range(len(query_texts))]  # each query's one relevant document
     qrels = tmp_path / "qrels.tsv"
-    qrels.write_text("query-id\tcorpus-id\tscore\nq1\td0\t1\nq2\td1\t1\n")
+    qrels.write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{d}\t1\n" for i, d in enumerate(relevant))
+    )
     out = tmp_path / "r.json"
     code = _cli(
         ["evaluate", "--model", tiny_encoder_dir, "--sts", sts, "--ir", corpus, queries, qrels, "--json", out]
@@ -156,7 +176,10 @@ def test_cli_evaluate_sts_and_ir(tiny_encoder_dir, tmp_path, capsys):
     results = json.loads(out.read_text())["results"]
     assert set(results["sts"]) == {"spearman_cosine", "pearson_cosine"}
     assert set(results["ir"]) == {"mrr@10", "ndcg@10", "recall@1", "recall@5", "recall@10", "map@100"}
-    assert results["ir"]["recall@5"] == 1.0  # three documents: everything is in the top 5
+    expected = _ir_by_hand(SentenceEncoder.load(tiny_encoder_dir), documents, query_texts, relevant)
+    assert expected["recall@5"] < 1.0  # 40 documents: an untrained encoder misses some, unlike with 3
+    # figures are multiples of 1/12 or sums of reciprocal ranks: equal up to float rounding (1e-6)
+    assert {key: results["ir"][key] for key in expected} == pytest.approx(expected, abs=1e-6)
     assert "ir/ndcg@10" in capsys.readouterr().out
 
 
