@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -60,6 +61,16 @@ def check_everything(server) -> None:
     assert triplet["positive"] == {"document_id": "doc-06", "text": text_of(6)}
 
 
+def restart_gracefully(launch, home: Path, *flags: str):
+    """A server on `home` written to and stopped with SIGTERM, restarted with `flags`, checked."""
+    server = launch(home=home)
+    write_everything(server)
+    assert server.stop() == 0
+    restarted = launch(*flags, home=home)
+    check_everything(restarted)
+    return restarted
+
+
 @pytest.mark.slow
 def test_acknowledged_writes_survive_sigkill(launch, tmp_path):
     home = tmp_path / "home"
@@ -73,37 +84,23 @@ def test_acknowledged_writes_survive_sigkill(launch, tmp_path):
 
 @pytest.mark.slow
 def test_graceful_restart_reuses_the_saved_index(launch, tmp_path):
-    home = tmp_path / "home"
-    server = launch(home=home)
-    write_everything(server)
-    assert server.stop() == 0
-    restarted = launch(home=home)
-    check_everything(restarted)
+    restarted = restart_gracefully(launch, tmp_path / "home")
     assert "building" not in restarted.log_text()
 
 
 @pytest.mark.slow
 def test_restart_with_another_index_type_rebuilds_from_stored_embeddings(launch, tmp_path):
-    home = tmp_path / "home"
-    server = launch(home=home)
-    write_everything(server)
-    assert server.stop() == 0
-    restarted = launch("--index-factory", "HNSW32", home=home)
-    check_everything(restarted)
+    restarted = restart_gracefully(launch, tmp_path / "home", "--index-factory", "HNSW32")
     assert "rebuilding" in restarted.log_text()
     with restarted.channel() as channel:
-        assert server.stubs(channel)[0].Info(pb.InfoRequest()).index_type == "HNSW32"
+        assert restarted.stubs(channel)[0].Info(pb.InfoRequest()).index_type == "HNSW32"
 
 
 @pytest.mark.slow
 def test_restart_with_quantize_toggled_serves_one_space(launch, tmp_path):
     """The int8 graph is another embedding space: its index never mixes in fp32 vectors."""
     home = tmp_path / "home"
-    server = launch(home=home)
-    write_everything(server)
-    assert server.stop() == 0
-    restarted = launch("--quantize", home=home)
-    check_everything(restarted)
+    restarted = restart_gracefully(launch, home, "--quantize")
     assert "building it from the store" in restarted.log_text()
     with sqlite3.connect(home / "embedtune.sqlite3") as db:
         rows = db.execute("SELECT space, vec_id, vector FROM embeddings").fetchall()
