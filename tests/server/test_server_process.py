@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.app import DEBUG_MODULES_ENV
 from embedtune_server.bootstrap import active_model
-from embedtune_server.cli import register
+from embedtune_server.cli import register, settings_from
 from embedtune_server.settings import ServerSettings
 from embedtune_server.store import open_database
 from embedtune_server.store.models import ModelRegistry
@@ -117,9 +116,7 @@ def test_every_setting_is_a_flag_and_parses_back(monkeypatch):
         ["serve", "--port", "7000", "--max-search-k", "5", "--quantize", "--sqlite-synchronous", "NORMAL",
          "--api-key", "k", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--index-factory", "HNSW32"]
     )  # fmt: skip
-    names = {f.name for f in dataclasses.fields(ServerSettings)}
-    assert names <= set(vars(args))
-    settings = ServerSettings(**{k: v for k, v in vars(args).items() if k in names})
+    settings = settings_from(args)
     assert (settings.port, settings.max_search_k, settings.quantize) == (7000, 5, True)
     assert (settings.sqlite_synchronous, settings.api_key, settings.tls_cert) == (
         "NORMAL",
@@ -129,6 +126,20 @@ def test_every_setting_is_a_flag_and_parses_back(monkeypatch):
     assert settings.host == "127.0.0.1" and settings.home == Path("embedtune-home")
     with pytest.raises(SystemExit):
         parser.parse_args(["serve", "--sqlite-synchronous", "OFF"])
+
+
+def test_keys_from_the_environment_apply_and_never_show_in_help(monkeypatch, capsys):
+    monkeypatch.setenv("EMBEDTUNE_API_KEY", "env-api-secret")
+    monkeypatch.setenv("EMBEDTUNE_ADMIN_KEY", "env-admin-secret")
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    settings = settings_from(parser.parse_args(["serve"]))
+    assert (settings.api_key, settings.admin_key) == ("env-api-secret", "env-admin-secret")
+    assert settings_from(parser.parse_args(["serve", "--api-key", "flag-key"])).api_key == "flag-key"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--help"])
+    shown = capsys.readouterr().out
+    assert "$EMBEDTUNE_API_KEY" in shown and "secret" not in shown
 
 
 @pytest.mark.parametrize(
