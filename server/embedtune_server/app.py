@@ -51,9 +51,8 @@ log = logging.getLogger(__name__)
 
 # Between two batches an inference stream needs the GIL for a moment (to hand over its
 # results and cut the next batch). Python's default switch interval (5 ms) lets the busy
-# event loop keep the GIL that long while a stream's core idles; at 0.2 ms the server
-# ran 0.97-1.0x the in-process backend under 8 clients x 32 sentences, against
-# 0.89-0.96x at 5 ms (ad hoc, paired passes in one process).
+# event loop keep the GIL that long while a stream's core idles (docs/architecture.md,
+# "Threads and stages", has the measurement).
 GIL_SWITCH_INTERVAL_S = 0.0002
 
 
@@ -61,9 +60,9 @@ def tune_process() -> None:
     """Process-wide settings for serving; called once by `serve`, never by library code.
 
     The tokenizer's own thread pool (rayon) is turned off unless the environment asks for
-    it: a request's texts are short enough that its workers cost CPU (1.7 ms instead of
-    1.0 ms per 32 STSb sentences, ad hoc) without saving time, and that CPU is taken from
-    inference. Tokenising already overlaps inference on the batcher's tokenize thread.
+    it: a request's texts are short enough that its workers cost CPU without saving time,
+    and that CPU is taken from inference (docs/architecture.md, "Threads and stages").
+    Tokenising already overlaps inference on the batcher's tokenize thread.
     """
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

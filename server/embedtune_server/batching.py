@@ -10,9 +10,8 @@ overlaps ONNX Runtime running the current batch:
    closest to it in length, while the batch stays within `max_batch_requests` inputs
    and `max_batch_tokens` padded tokens (inputs x longest) and no input is padded by
    more than a thirty-second of the longest (or 1 token). Padding is paid for in full
-   by inference while several streams keep small batches cheap: on STSb traffic this
-   rule ran 1.04-1.05x the speed of "an eighth, or 2 tokens" and far ahead of "half,
-   or 16 tokens" (benchmarks/padding.py). Always taking the oldest input means no
+   by inference while several streams keep small batches cheap (docs/benchmarks.md,
+   "Padding by batching rule", compares the rules). Always taking the oldest input means no
    input starves. A batch is cut only when a stream is free, so inputs that arrive
    meanwhile can still join it;
 3. infer: `inference_streams` threads each run the backend on one batch at a time
@@ -20,8 +19,8 @@ overlaps ONNX Runtime running the current batch:
    (post-processing happens in the RPC handler).
 
 A stream cuts its next batch itself, on its own thread, instead of asking an asyncio
-task to: under load each hop through the busy event loop lengthened the pause between
-a stream's batches (median 0.7 ms against 0.45 ms, ad hoc; docs/architecture.md).
+task to: under load each hop through the busy event loop lengthens the pause between
+a stream's batches (docs/architecture.md, "Threads and stages").
 
 Admission is counted per request from tokenising to the last result; past
 `max_concurrent_requests` a request fails at once with `OverloadedError`

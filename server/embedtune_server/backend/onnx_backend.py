@@ -8,8 +8,7 @@ The backend holds `streams` sessions, and `infer` may run on that many threads a
 once. On a small CPU several one-thread sessions, each running its own batch, beat
 one session spreading every batch over all cores: a sentence batch is a long chain
 of small operators, and each parallel operator pays a fork/join across threads
-(on 2 cores, int8: 1.05-1.15x one two-thread session in recorded runs of
-`python -m benchmarks.encode`).
+(docs/benchmarks.md, "Encoding throughput", measures both layouts).
 """
 
 from __future__ import annotations
@@ -35,10 +34,9 @@ OUTPUT = "sentence_embedding"
 MAX_AUTO_STREAMS = 4
 
 # ONNX Runtime fuses residual Add + LayerNormalization into SkipLayerNormalization,
-# whose CPU kernel is slower than the two ops it replaces: on the int8 graph (where
-# the projections' biases fold into the int8 MatMuls, so the pattern matches) it took
-# 7.6% of the kernel time, and a one-thread session ran 1.03-1.09x faster without it,
-# with the same embeddings (`python -m benchmarks.ort_fusions`).
+# whose CPU kernel is slower than the two ops it replaces on the int8 graph (where the
+# projections' biases fold into the int8 MatMuls, so the pattern matches). Turning it off
+# leaves the embeddings unchanged (docs/benchmarks.md, "ONNX Runtime fusions").
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 
 
