@@ -60,7 +60,10 @@ def check_index_settings(settings: ServerSettings, dimension: int) -> None:
     """Build an empty index (without, then with the search parameters), so a factory string or
     search parameters FAISS refuses for this dimension stop the server with one line naming
     the flag, not a FAISS traceback."""
-    for name, search_params in (("index_factory", ""), ("index_search_params", settings.index_search_params)):
+    checks = [("index_factory", "")]
+    if settings.index_search_params:
+        checks.append(("index_search_params", settings.index_search_params))
+    for name, search_params in checks:
         try:
             FaissIndex(dimension, settings.index_factory, settings.index_train_size, search_params)
         except RuntimeError as exc:

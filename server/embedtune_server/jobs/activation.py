@@ -127,8 +127,7 @@ async def start_activation(ctx: JobContext, version: str) -> Job:
     """ActivateModel: a job that serves `version` (rollback or forward)."""
     if not version:
         raise ValidationError("version: empty; ListModels names the versions")
-    await ctx.runner.settle()
-    ctx.runner.refuse_if_busy()
+    await ctx.runner.refuse_if_busy()
     model = ctx.registry.get(version)
     if model is None:
         known = ", ".join(m.version for m in ctx.registry.all())

@@ -30,8 +30,7 @@ def served_graph(folder: Path, quantized: bool) -> Path:
 async def start_add_model(ctx: JobContext, source: str) -> Job:
     if not source.strip():
         raise ValidationError("source: empty; give a model folder on the server or a Hugging Face Hub id")
-    await ctx.runner.settle()
-    ctx.runner.refuse_if_busy()
+    await ctx.runner.refuse_if_busy()
     job = Job(id=0, kind=record.ADD_MODEL, base_version=ctx.holder.current.model_version)
     job.options = {"source": source}
     job.version = await asyncio.to_thread(ctx.reserve_version)

@@ -85,12 +85,14 @@ class JobRunner:
     def running(self) -> Job | None:
         return self._current if self._task is not None and not self._task.done() else None
 
-    async def settle(self) -> None:
-        """Wait for the after-job hooks (retention) of a job that has ended, so the next starts clean."""
+    async def refuse_if_busy(self) -> None:
+        """Refuse while a job runs. One that has ended but is still in its after-job hooks
+        (retention) is waited for instead, so the next job starts clean."""
         if self._task is not None and self._current is not None and self._current.finished:
             await asyncio.wait([self._task])
+        self._refuse_running()
 
-    def refuse_if_busy(self) -> None:
+    def _refuse_running(self) -> None:
         running = self.running
         if running is not None:
             raise JobConflictError(
@@ -100,7 +102,7 @@ class JobRunner:
 
     def submit(self, job: Job, work: Work) -> Job:
         """Record `job` (queued) and run `work` on it; the caller checked `refuse_if_busy` first."""
-        self.refuse_if_busy()
+        self._refuse_running()
         with self._database.write() as connection:
             job.id = self._store.insert(connection, job.kind, job.state, job.to_json())
         self._current = job

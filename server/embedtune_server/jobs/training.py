@@ -52,8 +52,7 @@ def base_model(ctx: JobContext, version: str) -> ModelRecord:
 
 async def start_training(ctx: JobContext, options: TrainingOptions) -> Job:
     """Validate, resolve each kind's loss, and start the job; errors name what to change."""
-    await ctx.runner.settle()
-    ctx.runner.refuse_if_busy()
+    await ctx.runner.refuse_if_busy()
     base = base_model(ctx, options.base_version)
     kinds = await asyncio.to_thread(_unused_kinds, ctx)
     unused = sum(count for count, _ in kinds.values())
