@@ -76,7 +76,7 @@ def check_ids(field: str, ids: Sequence[str], settings: ServerSettings) -> list[
 
 def _check_id(field: str, doc_id: str, settings: ServerSettings) -> None:
     if not doc_id:
-        raise ValidationError(f"{field}: empty id")
+        raise ValidationError(f"{field}: empty; an id is 1..max_id_bytes={settings.max_id_bytes} bytes")
     size = len(doc_id.encode())
     if size > settings.max_id_bytes:
         raise ValidationError(f"{field}: {size} bytes exceeds max_id_bytes={settings.max_id_bytes}")
@@ -93,7 +93,7 @@ def _check_metadata(field: str, metadata: Mapping[str, str], settings: ServerSet
             f"{field}: {size} bytes exceeds max_metadata_bytes={settings.max_metadata_bytes}"
         )
     if "" in metadata:
-        raise ValidationError(f"{field}: empty key")
+        raise ValidationError(f"{field}: empty key; every key needs at least 1 character")
     return dict(metadata)
 
 
@@ -103,7 +103,10 @@ def embed_params(request: pb.EmbedRequest, settings: ServerSettings, dimension: 
     if request.HasField("dimensions") and not 1 <= dimensions <= dimension:
         raise ValidationError(f"dimensions: {dimensions} is outside 1..{dimension} (the model's dimension)")
     if request.truncation_direction not in _DIRECTIONS:
-        raise ValidationError(f"truncation_direction: unknown value {request.truncation_direction}")
+        known = ", ".join(f"{pb.TruncationDirection.Name(v)}={v}" for v in _DIRECTIONS)
+        raise ValidationError(
+            f"truncation_direction: unknown value {request.truncation_direction}; one of {known}"
+        )
     return EmbedParams(
         texts=texts,
         normalize=request.normalize,
@@ -146,8 +149,13 @@ def search_query(
             raise ValidationError(
                 f"{prefix}vector: {len(values)} values, the model's dimension is {dimension}"
             )
-        if not all(math.isfinite(v) for v in values) or not any(values):
-            raise ValidationError(f"{prefix}vector: must be finite and not all zero")
+        for i, value in enumerate(values):
+            if not math.isfinite(value):
+                raise ValidationError(f"{prefix}vector[{i}]: {value} is not finite")
+        if not any(values):
+            raise ValidationError(
+                f"{prefix}vector: all {dimension} values are zero; a query needs a direction"
+            )
         return SearchQuery(None, values, request.k, metadata_filter)
     raise ValidationError(f"{prefix}query: set text or vector")
 
@@ -191,7 +199,7 @@ def _feedback_record(field: str, item: pb.FeedbackItem, settings: ServerSettings
             raise ValidationError(f"{field}.label: missing; set score or class_label")
         label = getattr(message, which)
         if which == "score" and not math.isfinite(label):
-            raise ValidationError(f"{field}.score: must be finite")
+            raise ValidationError(f"{field}.score: {label} is not finite")
     elif kind == "labeled_text":
         label = message.label
     return FeedbackRecord(kind, texts, label)
@@ -204,7 +212,9 @@ def _text_ref(field: str, message, role: str, settings: ServerSettings) -> TextR
     which = ref.WhichOneof("ref")
     if which == "text":
         if not ref.text.strip():
-            raise ValidationError(f"{field}.text: empty")
+            raise ValidationError(
+                f"{field}.text: empty or blank; 1..max_input_chars={settings.max_input_chars} characters"
+            )
         _check_text(f"{field}.text", ref.text, settings)
         return TextRef(text=ref.text)
     if which == "document_id":

@@ -125,6 +125,63 @@ CASES = {
         pb.SubmitFeedbackRequest(items=[pb.FeedbackItem(labeled_pair=pb.LabeledPair(text1=ref("a"), text2=ref("b")))]),
         INVALID, ["items[0].labeled_pair.label", "missing"],
     ),
+    "NaN in a query vector": (
+        "index", "Search", pb.SearchRequest(vector=pb.Embedding(values=[0.1] * 200 + [float("nan")] + [0.1] * 183), k=3),
+        INVALID, ["vector[200]", "nan is not finite"],
+    ),
+    "infinity in a batch query vector": (
+        "index", "BatchSearch",
+        pb.BatchSearchRequest(queries=[pb.SearchRequest(vector=pb.Embedding(values=[float("-inf")] + [0.1] * 383), k=3)]),
+        INVALID, ["queries[0].vector[0]", "-inf is not finite"],
+    ),
+    "all-zero query vector": (
+        "index", "Search", pb.SearchRequest(vector=pb.Embedding(values=[0.0] * 384), k=3), INVALID,
+        ["vector", "all 384 values are zero"],
+    ),
+    "empty id on upsert": (
+        "index", "Upsert", pb.UpsertRequest(documents=[pb.Document(id="a", text="x"), pb.Document(id="", text="y")]),
+        INVALID, ["documents[1].id", "empty", "max_id_bytes=16"],
+    ),
+    "empty id on get": ("index", "Get", pb.GetRequest(ids=["d1", ""]), INVALID, ["ids[1]", "empty", "max_id_bytes=16"]),
+    "empty metadata key": (
+        "index", "Upsert", pb.UpsertRequest(documents=[pb.Document(id="a", text="x", metadata={"": "v"})]),
+        INVALID, ["documents[0].metadata", "empty key"],
+    ),
+    "empty filter key": (
+        "index", "Search", pb.SearchRequest(text="q", k=3, filter={"": "v"}), INVALID, ["filter", "empty key"]
+    ),
+    "filter over the entry limit": (
+        "index", "Search", pb.SearchRequest(text="q", k=3, filter={"a": "1", "b": "2", "c": "3"}), INVALID,
+        ["filter", "3 entries", "max_metadata_entries=2"],
+    ),
+    "batch filter over the entry limit": (
+        "index", "BatchSearch",
+        pb.BatchSearchRequest(queries=[pb.SearchRequest(text="q", k=3), pb.SearchRequest(text="q", k=3, filter={"a": "1", "b": "2", "c": "3"})]),
+        INVALID, ["queries[1].filter", "3 entries", "max_metadata_entries=2"],
+    ),
+    "unknown truncation direction": (
+        "embed", "Embed", pb.EmbedRequest(inputs=["a"], truncation_direction=7), INVALID,
+        ["truncation_direction", "unknown value 7", "TRUNCATION_DIRECTION_RIGHT=1", "TRUNCATION_DIRECTION_LEFT=2"],
+    ),
+    "empty feedback item": (
+        "feedback", "SubmitFeedback", pb.SubmitFeedbackRequest(items=[pb.FeedbackItem()]), INVALID,
+        ["items[0]", "empty", "triplet, pair, labeled_pair or labeled_text"],
+    ),
+    "empty feedback text": (
+        "feedback", "SubmitFeedback",
+        pb.SubmitFeedbackRequest(items=[pb.FeedbackItem(pair=pb.PositivePair(anchor=ref(""), positive=ref("p")))]),
+        INVALID, ["items[0].pair.anchor.text", "empty", "max_input_chars=1000"],
+    ),
+    "blank feedback text": (
+        "feedback", "SubmitFeedback",
+        pb.SubmitFeedbackRequest(items=[pb.FeedbackItem(labeled_text=pb.LabeledText(text=ref(" \n "), label=1))]),
+        INVALID, ["items[0].labeled_text.text.text", "empty or blank", "max_input_chars=1000"],
+    ),
+    "non-finite score": (
+        "feedback", "SubmitFeedback",
+        pb.SubmitFeedbackRequest(items=[pb.FeedbackItem(labeled_pair=pb.LabeledPair(text1=ref("a"), text2=ref("b"), score=float("inf")))]),
+        INVALID, ["items[0].labeled_pair.score", "inf is not finite"],
+    ),
     "feedback on unknown document": (
         "feedback", "SubmitFeedback",
         pb.SubmitFeedbackRequest(
