@@ -187,9 +187,12 @@ class EmbedtuneServer:
             log.warning("saving the index failed (%s): serving it from memory until a save succeeds", exc)
 
     async def stop(self) -> None:
-        """Stop taking RPCs, let in-flight ones finish, end a running job, save the index, close the store."""
+        """Health NOT_SERVING, then refuse new RPCs while in-flight ones get the grace period (those
+        still running after it are cancelled); end a running job, save the index, close the store."""
         await self._health.enter_graceful_shutdown()
-        await self._server.stop(self.settings.shutdown_grace_s)
+        grace = self.settings.shutdown_grace_s
+        log.info("health NOT_SERVING, new RPCs refused; in-flight RPCs get %ss to finish", grace)
+        await self._server.stop(grace)
         for task in self._tasks:
             task.cancel()
         await self.jobs.runner.stop()
