@@ -118,7 +118,8 @@ def _first_record(settings: ServerSettings, run: Callable[[Sequence[str]], objec
     if is_model_folder(given):
         return registered(given, version_of(given), given.resolve().name)
     partial = partial_folder(home, FIRST_VERSION)
-    if partial.exists():  # left over from an export that did not finish
+    if partial.exists():
+        log.warning("removing leftover %s: an export that did not finish", partial)
         shutil.rmtree(partial)
     partial.parent.mkdir(parents=True, exist_ok=True)
     log.info("empty home %s: exporting model %r", home, settings.model)

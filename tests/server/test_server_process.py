@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -74,6 +75,40 @@ def test_empty_home_exports_the_first_version_in_a_subprocess_and_records_it_act
     assert model.base_model == "org/base-model" and not partial.exists()
     again, active = first_model(settings, fake_export(calls))
     assert again.version == active == "v1" and len(calls) == 1  # the store's active version wins now
+
+
+def half_written_export(folder: Path) -> Path:
+    """What a crash during an export leaves: an ONNX file cut short, no embedtune.json."""
+    (folder / "onnx").mkdir(parents=True)
+    (folder / "onnx" / "model.onnx").write_bytes(b"\x08\x07")
+    return folder
+
+
+def test_a_half_written_first_export_is_removed_with_one_warning_and_exported_again(tmp_path, caplog):
+    partial = half_written_export(tmp_path / "home" / "models" / ".v1.partial")
+    calls: list = []
+    with caplog.at_level(logging.WARNING, logger="embedtune_server.bootstrap"):
+        # fake_export creates onnx/ afresh: it fails if the half-written folder is still there
+        model, active = first_model(ServerSettings(home=tmp_path / "home"), fake_export(calls))
+    assert len(calls) == 1 and model.version == active == "v1" and not partial.exists()
+    assert (model.folder / "embedtune.json").is_file()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"removing leftover {partial}: an export that did not finish"
+    ]
+
+
+def test_leftovers_of_a_crash_are_removed_at_start_up_with_one_warning_each(launch, tmp_path):
+    """An empty home given a model folder, holding a half-written first export and a half-built index."""
+    home = tmp_path / "home"
+    leftovers = [half_written_export(home / "models" / ".v1.partial"), home / "index" / ".v1-fp32.building"]
+    leftovers[1].mkdir(parents=True)
+    (leftovers[1] / "index.faiss").write_bytes(b"cut short")
+    server = launch(home=home)
+    with server.channel() as channel:
+        assert len(server.stubs(channel)[0].Embed(pb.EmbedRequest(inputs=["serving"])).embeddings) == 1
+    assert not any(folder.exists() for folder in leftovers)
+    log = server.log_text()
+    assert [log.count(f"removing leftover {folder}") for folder in leftovers] == [1, 1]
 
 
 def test_model_folder_is_registered_where_it_is(tmp_path):
