@@ -156,6 +156,7 @@ class Corpus:
             if await self.catch_up(space, index, embed):
                 if saved_seq == self._index_seq[space]:
                     self._saved[space] = saved_seq
+                    log.info("index at %s loaded: up to date at write %d", folder, saved_seq)
                 else:
                     log.info(
                         "index at %s reflected write %d: caught up from the change log to write %d",
