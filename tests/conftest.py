@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+from benchmarks.common import SHARED_DATA, stsb_pairs
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +97,14 @@ def shared_data(name: str) -> Path:
     path = SHARED_DATA / name
     if not path.is_dir():
         pytest.skip(
-            f"{path} is absent: real data lives beside the repo in ../shared/data and is never copied in"
+            f"{path} is absent: real data lives beside the repo in ../shared/data (or where"
+            " $EMBEDTUNE_SHARED_DATA points) and is never copied in"
         )
     return path
+
+
+@pytest.fixture(scope="session")
+def stsb_dev() -> list[tuple[str, str, float]]:
+    """The STS Benchmark dev pairs (sentence1, sentence2, score 0-5) from ../shared/data."""
+    shared_data("stsb")
+    return stsb_pairs("dev")
