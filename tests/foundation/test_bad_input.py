@@ -50,6 +50,7 @@ def test_bad_batch_size(default_encoder):
         default_encoder.encode(["a"], batch_size=0)
 
 
+@pytest.mark.slow
 def test_cli_reports_errors_in_one_line(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "embedtune_client.cli", "export", "--model", str(tmp_path / "missing")],

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 TOLERANCE = 1e-5  # max abs difference per value, fp32 on the same CPU kernels
 
 
+@pytest.mark.slow
 def test_default_encoder_equals_sentence_transformers(default_encoder, st_reference, varied_sentences):
     ours = default_encoder.encode(varied_sentences, batch_size=32)
     reference = st_reference.encode(varied_sentences, batch_size=32, convert_to_numpy=True)
@@ -15,6 +17,7 @@ def test_default_encoder_equals_sentence_transformers(default_encoder, st_refere
     assert np.abs(ours - reference).max() <= TOLERANCE
 
 
+@pytest.mark.slow
 def test_batch_size_and_order_do_not_change_embeddings(default_encoder, varied_sentences):
     texts = varied_sentences[:60]
     whole = default_encoder.encode(texts, batch_size=64)
@@ -24,6 +27,7 @@ def test_batch_size_and_order_do_not_change_embeddings(default_encoder, varied_s
     assert np.abs(whole - reversed_batch).max() <= TOLERANCE
 
 
+@pytest.mark.slow
 def test_normalize_gives_unit_vectors_and_matches_reference(default_encoder, st_reference, varied_sentences):
     texts = varied_sentences[:40]
     ours = default_encoder.encode(texts, normalize=True)

@@ -35,12 +35,14 @@ def test_attention_is_exported_without_the_sdpa_nan_guard(onnx_model_dir):
         assert not [n for n in graph.node if n.op_type == "IsNaN"], name
 
 
+@pytest.mark.slow
 def test_fp32_matches_torch_for_every_sentence(onnx_model_dir, default_encoder, varied_sentences):
     ours = OnnxBackend(onnx_model_dir).encode(varied_sentences)
     reference = default_encoder.encode(varied_sentences)
     assert _cosine(ours, reference).min() >= FP32_MIN_COSINE
 
 
+@pytest.mark.slow
 def test_int8_keeps_mean_cosine(onnx_model_dir, default_encoder, varied_sentences):
     ours = OnnxBackend(onnx_model_dir, quantized=True).encode(varied_sentences)
     reference = default_encoder.encode(varied_sentences)
@@ -136,6 +138,7 @@ def test_negative_parallelism_is_refused():
         resolve_parallelism(-1, 0, 2)
 
 
+@pytest.mark.slow
 def test_streams_give_the_same_embeddings_as_one_session(onnx_model_dir, varied_sentences):
     one = OnnxBackend(onnx_model_dir, streams=1).encode(varied_sentences, batch_size=8)
     three = OnnxBackend(onnx_model_dir, streams=3, intra_op_threads=1).encode(varied_sentences, batch_size=8)

@@ -15,6 +15,8 @@ from scipy.stats import spearmanr
 
 from embedtune_server.backend import OnnxBackend
 
+pytestmark = pytest.mark.slow  # sentence-transformers encodes the pairs for the reference
+
 PAIRS_EVERY = 5  # every fifth dev pair: a few hundred, spread over the file's score range
 FLOOR = 0.8
 # fp32 computes the reference's vectors up to float rounding, so only Spearman's last digits may

@@ -37,6 +37,7 @@ def fill(folder: Path) -> Path:
 DOCUMENTS = [pb.Document(id="a", text="the river bank"), pb.Document(id="b", text="a loan from the bank")]
 
 
+@pytest.mark.slow
 def test_a_full_disk_refuses_writes_keeps_reads_and_stops_cleanly(launch, small_disk):
     # The home is the mount itself, so the server's log (beside the home) stays off the full disk.
     server = launch("--index-save-interval-s", "3600", home=small_disk)

@@ -27,7 +27,6 @@ def _write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-@pytest.mark.slow
 def test_cli_train_writes_a_complete_model_version_folder(tiny_encoder_dir, tmp_path, capsys):
     data = _write_jsonl(
         tmp_path / "train.jsonl",

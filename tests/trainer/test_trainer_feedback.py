@@ -259,6 +259,7 @@ def _states(events: list[dict]) -> list[str]:
     return [e["state"] for e in events if e["event"] == "state"]
 
 
+@pytest.mark.slow
 def test_feedback_train_passing_the_gate_writes_a_complete_version(
     tiny_encoder_dir, tmp_path, capsys, thread_settings
 ):
@@ -330,6 +331,7 @@ def test_feedback_train_passing_the_gate_writes_a_complete_version(
     assert record["hyperparameters"]["train_max_seq_length"] == 32
 
 
+@pytest.mark.slow
 def test_feedback_train_failing_the_gate_keeps_the_version_without_onnx(
     tiny_encoder_dir, tmp_path, capsys, thread_settings
 ):

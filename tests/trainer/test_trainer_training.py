@@ -89,7 +89,6 @@ def test_resume_mid_epoch_ends_with_the_same_weights(tiny_encoder_dir, tmp_path,
         torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=1e-6, msg=key)
 
 
-@pytest.mark.slow
 def test_training_improves_triplet_accuracy(tiny_encoder_dir, tmp_path):
     held_out = make_triplets(64, seed=99)
     evaluator = TripletEvaluator(
