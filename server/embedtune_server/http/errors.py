@@ -85,6 +85,9 @@ def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     over the limit (413)."""
     if exc.status_code == 404 and exc.detail == "Not Found":
         message = f"no route {request.method} {request.url.path}; the routes are listed at /docs"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"{request.url.path} does not take {request.method}; it takes {allowed}"
     else:
         message = str(exc.detail)
     code = re.sub(r"\W+", "_", _REASONS.get(exc.status_code, "error")).lower()

@@ -30,13 +30,14 @@ from embedtune_server.validation import check_token_ids
 EMBED = Rpc("EmbedService", "Embed")
 INFO = Rpc("EmbedService", "Info")
 
+# A text, texts, one text as token ids, or texts as token ids.
+EmbeddingInput = str | list[str] | list[int] | list[list[int]]
+
 router = APIRouter(route_class=RpcRoute, tags=["OpenAI"])
 
 
 class EmbeddingsRequest(BaseModel):
-    input: str | list[str] | list[int] | list[list[int]] = Field(
-        description="a text, texts, one text as token ids, or texts as token ids"
-    )
+    input: EmbeddingInput = Field(description="a text, texts, one text as token ids, or texts as token ids")
     model: str | None = Field(
         default=None, description="the served model's name or version (any name with --http-accept-any-model)"
     )
@@ -49,7 +50,7 @@ class EmbeddingsRequest(BaseModel):
     user: str | None = Field(default=None, description="accepted and ignored")
 
 
-def _texts(state: ServingState, given: str | list[str] | list[int] | list[list[int]]) -> list[str]:
+def _texts(state: ServingState, given: EmbeddingInput) -> list[str]:
     if isinstance(given, str):
         return [given]
     if not given or isinstance(given[0], str):
@@ -114,6 +115,6 @@ async def list_models(request: Request) -> Response:
             "owned_by": "embedtune",
             "model_version": info.model_version,
         }
-        for name in (info.model_name, info.model_version)
+        for name in dict.fromkeys((info.model_name, info.model_version))
     ]
     return json_response({"object": "list", "data": data}, info.model_version)
