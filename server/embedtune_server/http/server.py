@@ -27,7 +27,10 @@ class _InLoopServer(uvicorn.Server):
 def _bind(host: str, port: int) -> socket.socket:
     """A listening socket, bound here so port 0 works and a taken port names the flag."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not left 0: asyncio sets TCP_NODELAY only on sockets that say so,
+    # and without it Nagle holds a response's body behind its headers until the client's
+    # delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
