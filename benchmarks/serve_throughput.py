@@ -13,9 +13,10 @@ the margins measured here within minutes, so only runs measured side by side are
 compared. Server and reference get the same thread budget; the clients share the
 machine with the server, so the figures include the client's own CPU cost.
 
-The HTTP clients are threads with one `httpx.Client` each (the library the `openai`
-package is built on, without its response models), asking for `encoding_format=base64`
-as the `openai` client does by default and decoding each vector with numpy, as it does.
+The HTTP clients are threads with one `httpx.Client` each, made before the clock starts
+(the library the `openai` package is built on, without its response models), asking for
+`encoding_format=base64` as the `openai` client does by default and decoding each vector
+with numpy, as it does.
 With `--infinity-url` (an `infinity_emb v2` server of the same model), its
 `/embeddings` gets the same HTTP rows in the same passes. One-sentence latency is
 measured after the passes: sequential requests, gRPC and HTTP alternated one by one.
@@ -101,9 +102,9 @@ def drive(address: str, sentences: list[str], clients: int, request_size: int) -
     return len(sentences) / elapsed
 
 
-def _threads(clients: int, work: Callable[[], None]) -> float:
-    """Seconds for `clients` threads running `work` until it returns."""
-    threads = [threading.Thread(target=work) for _ in range(clients)]
+def _threads(works: list[Callable[[], None]]) -> float:
+    """Seconds for one thread per work until all return."""
+    threads = [threading.Thread(target=work) for work in works]
     start = time.perf_counter()
     for t in threads:
         t.start()
@@ -126,21 +127,27 @@ def drive_http(url: str, model: str, sentences: list[str], clients: int, request
     lock = threading.Lock()
     errors: list[str] = []
 
-    def client() -> None:
-        with httpx.Client(base_url=url, timeout=300) as http:
-            while True:
-                with lock:
-                    i = next(cursor, None)
-                if i is None:
-                    return
-                body = {"model": model, "input": requests[i], "encoding_format": "base64"}
-                response = http.post("/embeddings", json=body)
-                if response.status_code != 200:
-                    errors.append(response.text)
-                    return
-                _decode(response.json()["data"])
+    def client(http: httpx.Client) -> None:
+        while True:
+            with lock:
+                i = next(cursor, None)
+            if i is None:
+                return
+            body = {"model": model, "input": requests[i], "encoding_format": "base64"}
+            response = http.post("/embeddings", json=body)
+            if response.status_code != 200:
+                errors.append(response.text)
+                return
+            _decode(response.json()["data"])
 
-    elapsed = _threads(clients, client)
+    # Made before the clock starts: each httpx.Client loads a CA bundle (tens of ms), a cost
+    # of the benchmark's setup, not of a request.
+    pool = [httpx.Client(base_url=url, timeout=300) for _ in range(clients)]
+    try:
+        elapsed = _threads([partial(client, http) for http in pool])
+    finally:
+        for http in pool:
+            http.close()
     if errors:
         raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
     return len(sentences) / elapsed
