@@ -1,4 +1,4 @@
-"""Builds and runs the gRPC server.
+"""Builds and runs the gRPC server, and the HTTP edge beside it (http/).
 
 grpc.aio rather than grpc.server with a thread pool: one event loop holds any number
 of waiting requests at no thread cost, so admission control (`max_concurrent_requests`)
@@ -120,9 +120,11 @@ class EmbedtuneServer:
         runner.finished_hooks.append(self._after_job)
         servicers = Servicers.build(settings, self.holder, self.corpus, self.jobs)
         self._server = self._build_grpc_server(servicers)
-        await self._server.start()
         if settings.http_port is not None:
+            # Binds its port now: a taken one stops the start before either protocol serves.
             self._http = self._build_http_server(servicers)
+        await self._server.start()
+        if self._http is not None:
             await self._http.start()
         for name in ("", *SERVICE_NAMES):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -422,6 +422,13 @@ def test_metrics_label_requests_by_protocol_and_route(server, http, grpc_embed):
     assert {labels: added(after, *labels) for labels in expected} == expected
 
 
+def test_a_taken_http_port_stops_the_start_with_one_line(launch, server):
+    with pytest.raises(RuntimeError) as failed:
+        launch("--http-port", str(server.http_port))
+    assert "exited with 2" in str(failed.value) and "--http-port" in str(failed.value)
+    assert "Traceback" not in str(failed.value)
+
+
 def test_graceful_stop_ends_both_protocols(server):
     assert server.stop() == 0
     with pytest.raises(OSError):
