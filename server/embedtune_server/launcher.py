@@ -21,6 +21,8 @@ import grpc
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 
 READY_LINE = "embedtune listening on "
+# Printed before READY_LINE when the server has an HTTP edge (--http-port).
+HTTP_READY_LINE = "embedtune http listening on "
 
 
 @dataclass
@@ -30,10 +32,18 @@ class ServerProcess:
     port: int
     home: Path
     log: Path
+    http_port: int | None = None
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """The HTTP edge's base URL (plain HTTP), for a server started with --http-port."""
+        if self.http_port is None:
+            raise ValueError("this server has no HTTP edge: start it with --http-port")
+        return f"http://{self.host}:{self.http_port}"
 
     def channel(self) -> grpc.Channel:
         return grpc.insecure_channel(self.address)
@@ -62,6 +72,11 @@ class ServerProcess:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def _address_after(text: str, line: str) -> tuple[str, int]:
+    host, _, port = text.split(line, 1)[1].split()[0].rpartition(":")
+    return host, int(port)
 
 
 def free_port() -> int:
@@ -93,8 +108,9 @@ def start_server(
     while time.monotonic() < deadline:
         text = log.read_text(errors="replace")
         if READY_LINE in text:
-            host, _, port = text.split(READY_LINE, 1)[1].split()[0].rpartition(":")
-            return ServerProcess(process, host, int(port), home, log)
+            host, port = _address_after(text, READY_LINE)
+            http_port = _address_after(text, HTTP_READY_LINE)[1] if HTTP_READY_LINE in text else None
+            return ServerProcess(process, host, port, home, log, http_port)
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{text}")
         time.sleep(0.1)

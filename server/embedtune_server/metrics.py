@@ -44,12 +44,15 @@ class ServerMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "embedtune_requests", "RPCs finished, by method and status code", ["rpc", "code"], registry=r
+            "embedtune_requests",
+            "requests finished, by protocol (grpc, http), RPC or route, and status code",
+            ["protocol", "rpc", "code"],
+            registry=r,
         )
         self.request_seconds = Histogram(
             "embedtune_request_seconds",
-            "RPC latency by method",
-            ["rpc"],
+            "request latency by protocol and RPC or route",
+            ["protocol", "rpc"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
@@ -89,6 +92,11 @@ class ServerMetrics:
         )
         self.index_size = Gauge("embedtune_index_size", "vectors in the live index", registry=r)
 
+    def record_request(self, protocol: str, rpc: str, code: str, started: float) -> None:
+        """Count one finished request and time it from `started` (a `time.perf_counter()` reading)."""
+        self.requests.labels(protocol, rpc, code).inc()
+        self.request_seconds.labels(protocol, rpc).observe(time.perf_counter() - started)
+
     def serve_http(self, host: str, port: int) -> None:
         """Expose `/metrics` on its own small HTTP server thread."""
         start_http_server(port, addr=host, registry=self.registry)
@@ -108,8 +116,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         return rewrap(handler, lambda behaviour, streaming: self._measure(rpc, behaviour, streaming))
 
     def _record(self, rpc: str, code: grpc.StatusCode, started: float) -> None:
-        self._metrics.requests.labels(rpc, code.name).inc()
-        self._metrics.request_seconds.labels(rpc).observe(time.perf_counter() - started)
+        self._metrics.record_request("grpc", rpc, code.name, started)
 
     def _measure(self, rpc: str, behaviour, streaming: bool):
         async def unary(request, context):

@@ -31,6 +31,14 @@ class ServerSettings:
 
     host: str = field(default="127.0.0.1", metadata=_help("address to bind; beyond loopback set --api-key"))
     port: int = field(default=50051, metadata=_help("gRPC port (0 picks a free one)"))
+    http_port: int | None = field(
+        default=None,
+        metadata=_help("HTTP port of the OpenAI and TEI-style JSON routes (0 picks a free one; unset: off)"),
+    )
+    http_accept_any_model: bool = field(
+        default=False,
+        metadata=_help("POST /v1/embeddings accepts any `model` name, not only the served model's"),
+    )
     home: Path = field(
         default=Path("embedtune-home"),
         metadata=_help("state folder: models/, index/, the SQLite database", env="EMBEDTUNE_HOME"),
@@ -71,6 +79,10 @@ class ServerSettings:
     )
     max_feedback_items: int = field(default=1000, metadata=_help("most items in one SubmitFeedback"))
     max_id_bytes: int = field(default=256, metadata=_help("longest document id, in UTF-8 bytes"))
+    max_request_bytes: int = field(
+        default=4 * 1024 * 1024,
+        metadata=_help("largest request: a gRPC message, or an HTTP body (refused before it is read whole)"),
+    )
     # runtime
     inference_streams: int = field(
         default=0,
@@ -119,7 +131,8 @@ class ServerSettings:
     api_key: str | None = field(
         default=None,
         metadata=_help(
-            "Bearer token required on every RPC except health and reflection", env="EMBEDTUNE_API_KEY"
+            "Bearer token required on every RPC and HTTP route except health, reflection and the API docs",
+            env="EMBEDTUNE_API_KEY",
         ),
     )
     admin_key: str | None = field(
@@ -130,7 +143,7 @@ class ServerSettings:
         ),
     )
     tls_cert: Path | None = field(
-        default=None, metadata=_help("PEM certificate chain; with --tls-key serves TLS")
+        default=None, metadata=_help("PEM certificate chain; with --tls-key serves TLS (gRPC and HTTP)")
     )
     tls_key: Path | None = field(default=None, metadata=_help("PEM private key of --tls-cert"))
     metrics_port: int = field(default=0, metadata=_help("port of the Prometheus /metrics endpoint (0: off)"))
@@ -142,7 +155,7 @@ class ServerSettings:
         positive = (
             "max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size",
             "max_input_chars", "max_document_chars", "max_search_k", "max_metadata_entries",
-            "max_metadata_bytes", "max_feedback_items", "max_id_bytes",
+            "max_metadata_bytes", "max_feedback_items", "max_id_bytes", "max_request_bytes",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:
@@ -158,6 +171,8 @@ class ServerSettings:
             raise ValueError(
                 f"sqlite_synchronous must be one of {SQLITE_SYNCHRONOUS_MODES}: {self.sqlite_synchronous!r}"
             )
+        if self.http_port is not None and self.http_port < 0:
+            raise ValueError(f"http_port must be 0 (a free port) or more, got {self.http_port}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
         for name in ("api_key", "admin_key"):

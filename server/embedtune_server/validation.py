@@ -67,6 +67,19 @@ def check_texts(field: str, texts: Sequence[str], settings: ServerSettings) -> l
     return list(texts)
 
 
+def check_token_ids(field: str, inputs: Sequence[Sequence[int]], vocab_size: int) -> None:
+    """Inputs given as token ids (OpenAI allows them): each a non-empty list of ids in the vocabulary."""
+    for i, ids in enumerate(inputs):
+        if not ids:
+            raise ValidationError(f"{field}[{i}]: empty; at least 1 token id is required")
+        for j, token_id in enumerate(ids):
+            if not 0 <= token_id < vocab_size:
+                raise ValidationError(
+                    f"{field}[{i}][{j}]: token id {token_id} is outside 0..{vocab_size - 1}"
+                    " (the served tokenizer's vocabulary)"
+                )
+
+
 def check_ids(field: str, ids: Sequence[str], settings: ServerSettings) -> list[str]:
     _check_count(field, len(ids), settings.max_client_batch_size, "max_client_batch_size")
     for i, doc_id in enumerate(ids):

@@ -36,11 +36,11 @@ class Metrics:
         return self.samples.get((name, frozenset(labels.items())), 0.0)
 
     def requests(self, rpc: str, code: grpc.StatusCode) -> float:
-        return self("embedtune_requests_total", rpc=rpc, code=code.name)
+        return self("embedtune_requests_total", protocol="grpc", rpc=rpc, code=code.name)
 
     def timed(self, rpc: str) -> float:
         """How many calls of `rpc` the latency histogram observed."""
-        return self("embedtune_request_seconds_count", rpc=rpc)
+        return self("embedtune_request_seconds_count", protocol="grpc", rpc=rpc)
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,9 @@ def test_unary_calls_are_counted_and_timed_by_rpc_and_code(server, stubs):
     assert added(lambda m: m.requests("Count", grpc.StatusCode.OK)) == 1
     assert added(lambda m: m.timed("Embed")) == 3
     assert added(lambda m: m.timed("Count")) == 1
-    assert added(lambda m: m("embedtune_request_seconds_bucket", rpc="Embed", le="+Inf")) == 3
+    assert (
+        added(lambda m: m("embedtune_request_seconds_bucket", protocol="grpc", rpc="Embed", le="+Inf")) == 3
+    )
     assert added(lambda m: m("embedtune_batch_size_sum")) == 3  # inputs embedded, however batched
     assert added(lambda m: m("embedtune_inference_seconds_count")) == added(
         lambda m: m("embedtune_batch_size_count")

@@ -70,6 +70,15 @@ class TextTokenizer:
     def pad_token_id(self) -> int:
         return self.config.pad_token_id
 
+    @property
+    def vocab_size(self) -> int:
+        return self._untruncated.get_vocab_size()
+
+    def decode(self, token_ids: list[list[int]]) -> list[str]:
+        """The text each id list spells, special tokens left out: what an input given as token
+        ids is embedded as (re-tokenised, so ids the tokenizer would not produce are not kept)."""
+        return self._untruncated.decode_batch(token_ids, skip_special_tokens=True)
+
     def encode(self, texts: list[str], truncate: bool = True, direction: str = RIGHT) -> list[np.ndarray]:
         """One int64 id array per text, special tokens included."""
         if self.config.do_lower_case:
