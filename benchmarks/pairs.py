@@ -67,7 +67,12 @@ def _record(report: dict, argv: list[str]) -> None:
     body = [
         f"Machine: {machine()}. ONNX Runtime, {report['threads']} threads, batch {report['batch_size']}, "
         f"{report['graphs']} graphs for both models; the cross-encoder runs at most "
-        f"{report['budget_s']:.0f} s per N and the rest is extrapolated from its measured pairs/s.",
+        f"{report['budget_s']:.0f} s per N and the rest is extrapolated from its measured pairs/s. "
+        "Both models run on ONNX Runtime, as the server runs them, through one runner (the "
+        "folder's tokenizer and max_seq_length, inputs sorted by length, the same threads and "
+        "batch size), so the gap measured is the models', not the runtimes'. The bi-encoder's time "
+        "includes encoding the N sentences; the cross-encoder's picks are compared where it "
+        "scored every pair.",
         "",
         "    flock /tmp/embedtune-bench.lock .venv/bin/python -m benchmarks.pairs " + shlex.join(argv),
         "",
