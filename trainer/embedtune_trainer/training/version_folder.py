@@ -1,26 +1,27 @@
-"""Write a trained encoder as a model version folder (see DESIGN.md): the sentence-transformers
+"""Write a trained model (either kind) as a model version folder (see DESIGN.md): the sentence-transformers
 folder with its model card, `embedtune.json`, and the ONNX export the server serves."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from embedtune_trainer import __version__
+from embedtune_trainer.cross_encoder import CrossEncoder
 from embedtune_trainer.encoder import SentenceEncoder
 from embedtune_trainer.model_card import ModelCardData
+from embedtune_trainer.record import RECORD_FILE, model_facts, read_record, write_record
 
-RECORD_FILE = "embedtune.json"
+__all__ = ["RECORD_FILE", "read_record", "write_version_folder"]
 
 logger = logging.getLogger(__name__)
 
 
 def write_version_folder(
-    encoder: SentenceEncoder,
+    encoder: SentenceEncoder | CrossEncoder,
     folder: Path,
     card: ModelCardData,
     record: dict[str, Any],
@@ -36,17 +37,11 @@ def write_version_folder(
         **record,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "embedtune_version": __version__,
-        "dimension": encoder.dimension,
-        "max_seq_length": encoder.max_seq_length,
+        **model_facts(encoder),
     }
     stamped["onnx"] = export_onnx and _export(folder, on_exported)
-    (folder / RECORD_FILE).write_text(json.dumps(stamped, indent=2, sort_keys=True) + "\n")
+    write_record(folder, stamped)
     return sorted(p for p in folder.rglob("*") if p.is_file() and "checkpoints" not in p.parts)
-
-
-def read_record(folder: Path) -> dict[str, Any]:
-    path = Path(folder) / RECORD_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _export(folder: Path, on_exported: Callable[[Path], None] | None) -> bool:
