@@ -4,7 +4,10 @@ Some crash windows are too short to hit from outside (just after a swap's commit
 the live index is saved again), and some states last too briefly to observe (a request
 admitted and waiting for inference). With `EMBEDTUNE_FAILPOINT=<name>` in its environment
 the server stops at that point and waits there forever, so a test can SIGKILL it exactly
-there or read its metrics. Unset (always, outside tests), `reach` and `hold` return at once.
+there or read its metrics. A thread held by `hold` can also be let go: with
+`EMBEDTUNE_FAILPOINT_RELEASE=<path>` it goes on once that file exists, so a test can
+look at the server while the held work is half done and then let it finish. Unset
+(always, outside tests), `reach` and `hold` return at once.
 """
 
 from __future__ import annotations
@@ -13,11 +16,17 @@ import asyncio
 import logging
 import os
 import threading
+import time
+from pathlib import Path
 
 ENV = "EMBEDTUNE_FAILPOINT"
+RELEASE_ENV = "EMBEDTUNE_FAILPOINT_RELEASE"
+# How often a held thread looks for its release file.
+_RELEASE_POLL_S = 0.05
 # Every point `reach` or `hold` is called with; the tests refer to these names.
 AFTER_SWAP_COMMIT = "after-swap-commit"
 BEFORE_INFERENCE = "before-inference"
+DURING_COMPACTION = "during-compaction"
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +38,16 @@ async def reach(name: str) -> None:
 
 
 def hold(name: str) -> None:
-    """`reach` for a thread outside the event loop: it blocks that thread, the loop runs on."""
-    if os.environ.get(ENV) == name:
+    """`reach` for a thread outside the event loop: it blocks that thread, the loop runs on.
+
+    The thread goes on once the file named by RELEASE_ENV exists, if that is set.
+    """
+    if os.environ.get(ENV) != name:
+        return
+    release = os.environ.get(RELEASE_ENV)
+    if release is None:
         log.warning("failpoint %s reached: this thread waits here until killed", name)
         threading.Event().wait()
+    log.warning("failpoint %s reached: this thread waits here until %s exists", name, release)
+    while not Path(release).exists():
+        time.sleep(_RELEASE_POLL_S)
