@@ -118,9 +118,9 @@ class SoakClient(threading.Thread):
 
     def run(self) -> None:
         with grpc.insecure_channel(self._address) as channel:
-            self._embed = pb_grpc.EmbedServiceStub(channel)
-            self._index = pb_grpc.IndexServiceStub(channel)
-            self._feedback = pb_grpc.FeedbackServiceStub(channel)
+            self._embeds = pb_grpc.EmbedServiceStub(channel)
+            self._documents = pb_grpc.IndexServiceStub(channel)
+            self._feedbacks = pb_grpc.FeedbackServiceStub(channel)
             operations = list(MIX)
             weights = list(MIX.values())
             while not self._stop.is_set():
@@ -139,14 +139,14 @@ class SoakClient(threading.Thread):
         ]
 
     def _embed(self) -> None:
-        self._embed.Embed(pb.EmbedRequest(inputs=self._texts(self._rng.choice([1, 8, 32]))), timeout=120)
+        self._embeds.Embed(pb.EmbedRequest(inputs=self._texts(self._rng.choice([1, 8, 32]))), timeout=120)
 
     def _search(self) -> None:
-        self._index.Search(pb.SearchRequest(text=self._texts(1)[0], k=10), timeout=120)
+        self._documents.Search(pb.SearchRequest(text=self._texts(1)[0], k=10), timeout=120)
 
     def _batch_search(self) -> None:
         queries = [pb.SearchRequest(text=t, k=20, include_text=False) for t in self._texts(16)]
-        self._index.BatchSearch(pb.BatchSearchRequest(queries=queries), timeout=120)
+        self._documents.BatchSearch(pb.BatchSearchRequest(queries=queries), timeout=120)
 
     def _upsert(self) -> None:
         chosen = self._rng.sample(self.ids, self._rng.randint(1, 4))
@@ -159,7 +159,7 @@ class SoakClient(threading.Thread):
             for d, e in editions.items()
         ]
         try:
-            self._index.Upsert(pb.UpsertRequest(documents=documents), timeout=120)
+            self._documents.Upsert(pb.UpsertRequest(documents=documents), timeout=120)
         except grpc.RpcError:
             for doc_id, edition in editions.items():
                 self.ledger.unsure(doc_id, edition)
@@ -170,7 +170,7 @@ class SoakClient(threading.Thread):
     def _delete(self) -> None:
         chosen = self._rng.sample(self.ids, self._rng.randint(1, 3))
         try:
-            self._index.Delete(pb.DeleteRequest(ids=chosen, ignore_missing=True), timeout=120)
+            self._documents.Delete(pb.DeleteRequest(ids=chosen, ignore_missing=True), timeout=120)
         except grpc.RpcError:
             for doc_id in chosen:
                 self.ledger.unsure(doc_id, DELETED)
@@ -187,14 +187,16 @@ class SoakClient(threading.Thread):
                 negative=pb.TextRef(text=negative + " c"),
             )
         )
-        self._feedback.SubmitFeedback(pb.SubmitFeedbackRequest(items=[item]), timeout=120)
+        self._feedbacks.SubmitFeedback(pb.SubmitFeedbackRequest(items=[item]), timeout=120)
 
     def _cancelled(self) -> None:
         """An Embed or Search the client gives up on while it runs (it may finish first)."""
         if self._rng.random() < 0.5:
-            future = self._embed.Embed.future(pb.EmbedRequest(inputs=self._texts(32)), timeout=120)
+            future = self._embeds.Embed.future(pb.EmbedRequest(inputs=self._texts(32)), timeout=120)
         else:
-            future = self._index.Search.future(pb.SearchRequest(text=self._texts(1)[0], k=10), timeout=120)
+            future = self._documents.Search.future(
+                pb.SearchRequest(text=self._texts(1)[0], k=10), timeout=120
+            )
         time.sleep(self._rng.uniform(0.0, 0.05))
         future.cancel()
         with contextlib.suppress(grpc.FutureCancelledError):
