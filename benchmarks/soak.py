@@ -113,7 +113,7 @@ class SoakClient(threading.Thread):
         self.calls: list[Call] = []
         self._next_edition = 0
         self._address = address
-        self._stop = stop
+        self._finish = stop
         self._rng = random.Random(seed)
 
     def run(self) -> None:
@@ -123,7 +123,7 @@ class SoakClient(threading.Thread):
             self._feedbacks = pb_grpc.FeedbackServiceStub(channel)
             operations = list(MIX)
             weights = list(MIX.values())
-            while not self._stop.is_set():
+            while not self._finish.is_set():
                 operation = self._rng.choices(operations, weights)[0]
                 started = time.perf_counter()
                 code = "OK"
