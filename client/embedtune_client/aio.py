@@ -172,14 +172,28 @@ class AsyncClient(ClientBase):
         return await self._run(self._operations.count())
 
     async def search(
-        self, query: str | np.ndarray, k: int = 10, filter: Mapping[str, str] | None = None
+        self,
+        query: str | np.ndarray,
+        k: int = 10,
+        filter: Mapping[str, str] | None = None,
+        *,
+        include_text: bool = True,
+        include_metadata: bool = True,
     ) -> SearchResults:
-        return await self._run(self._operations.search(query, k, filter))
+        return await self._run(self._operations.search(query, k, filter, include_text, include_metadata))
 
     async def search_batch(
-        self, queries: Iterable[str | np.ndarray], k: int = 10, filter: Mapping[str, str] | None = None
+        self,
+        queries: Iterable[str | np.ndarray],
+        k: int = 10,
+        filter: Mapping[str, str] | None = None,
+        *,
+        include_text: bool = True,
+        include_metadata: bool = True,
     ) -> list[SearchResults]:
-        return await self._run(self._operations.search_batch(queries, k, filter))
+        return await self._run(
+            self._operations.search_batch(queries, k, filter, include_text, include_metadata)
+        )
 
     async def feedback_triplet(self, anchor: TextLike, positive: TextLike, negative: TextLike) -> int:
         return (await self.feedback_many([Triplet(anchor, positive, negative)]))[0]

@@ -179,16 +179,33 @@ class Client(ClientBase):
         return self._run(self._operations.count())
 
     def search(
-        self, query: str | np.ndarray, k: int = 10, filter: Mapping[str, str] | None = None
+        self,
+        query: str | np.ndarray,
+        k: int = 10,
+        filter: Mapping[str, str] | None = None,
+        *,
+        include_text: bool = True,
+        include_metadata: bool = True,
     ) -> SearchResults:
-        """The `k` nearest documents to a text or a vector, best first, matching every `filter` pair."""
-        return self._run(self._operations.search(query, k, filter))
+        """The `k` nearest documents to a text or a vector, best first, matching every `filter` pair.
+
+        `include_text=False` / `include_metadata=False` leave the hits' texts / metadata empty:
+        the server neither reads nor sends them, and its `max_response_bytes` counts only what
+        is sent.
+        """
+        return self._run(self._operations.search(query, k, filter, include_text, include_metadata))
 
     def search_batch(
-        self, queries: Iterable[str | np.ndarray], k: int = 10, filter: Mapping[str, str] | None = None
+        self,
+        queries: Iterable[str | np.ndarray],
+        k: int = 10,
+        filter: Mapping[str, str] | None = None,
+        *,
+        include_text: bool = True,
+        include_metadata: bool = True,
     ) -> list[SearchResults]:
         """One result list per query, in query order."""
-        return self._run(self._operations.search_batch(queries, k, filter))
+        return self._run(self._operations.search_batch(queries, k, filter, include_text, include_metadata))
 
     def feedback_triplet(self, anchor: TextLike, positive: TextLike, negative: TextLike) -> int:
         """For `anchor`, `positive` beat `negative`. Returns the stored feedback id. Not retried."""

@@ -90,6 +90,7 @@ class Limits:
     max_feedback_items: int = 0
     max_id_bytes: int = 0
     max_document_chars: int = 0
+    max_response_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ class ServerInfo:
     index_type: str
     server_version: str
     auth_required: bool
+    # The server's resident memory when it answered (0 from a server that does not report it).
+    rss_bytes: int = 0
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from embedtune_server.index.base import SearchHits
 from embedtune_server.index.faiss_index import FaissIndex
 from embedtune_server.settings import ServerSettings
 from embedtune_server.spaces import folder_name
@@ -106,19 +107,25 @@ class Corpus:
 
     # ------------------------------------------------------------------ search
 
-    def search(
+    def nearest(
         self, state: ServingState, queries: np.ndarray, k: int, metadata_filter: Mapping[str, str]
-    ) -> list[list[Hit]]:
+    ) -> list[SearchHits]:
+        """The k best vec_ids and scores per query among the documents matching the filter."""
         allowed = self.documents.matching(metadata_filter) if metadata_filter else None
-        results = state.index.search(normalize_rows(queries), k, allowed)
-        documents = self.documents.by_vec_ids(sorted({int(i) for hits in results for i in hits.ids}))
+        return state.index.search(normalize_rows(queries), k, allowed)
+
+    def hits(self, found: Sequence[SearchHits], text: bool, metadata: bool) -> list[list[Hit]]:
+        """The documents of `nearest`'s results, reading the text and metadata only if asked;
+        a document deleted since the search is left out."""
+        vec_ids = sorted({int(i) for hits in found for i in hits.ids})
+        documents = self.documents.by_vec_ids(vec_ids, text, metadata)
         return [
             [
                 Hit(documents[int(i)], float(s))
                 for i, s in zip(hits.ids, hits.scores, strict=True)
                 if int(i) in documents
             ]
-            for hits in results
+            for hits in found
         ]
 
     # ----------------------------------------------------------------- indexes

@@ -21,11 +21,12 @@ from pathlib import Path
 
 ENV = "EMBEDTUNE_FAILPOINT"
 RELEASE_ENV = "EMBEDTUNE_FAILPOINT_RELEASE"
+# How often a held thread looks for its release file.
+_RELEASE_POLL_S = 0.05
 # Every point `reach` or `hold` is called with; the tests refer to these names.
 AFTER_SWAP_COMMIT = "after-swap-commit"
 BEFORE_INFERENCE = "before-inference"
-# How often a held thread looks for its release file.
-_RELEASE_POLL_S = 0.05
+DURING_COMPACTION = "during-compaction"
 
 log = logging.getLogger(__name__)
 

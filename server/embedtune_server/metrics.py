@@ -13,6 +13,7 @@ import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from embedtune_server.grpc_handlers import rewrap
+from embedtune_server.memory import rss_bytes
 
 # Seconds: 100 us .. 10 s, the span between a cached tokenisation and a big batch on a busy CPU.
 _LATENCY_BUCKETS = (
@@ -91,6 +92,10 @@ class ServerMetrics:
             "embedtune_inference_seconds", "ONNX Runtime time per batch", buckets=_LATENCY_BUCKETS, registry=r
         )
         self.index_size = Gauge("embedtune_index_size", "vectors in the live index", registry=r)
+        self.resident_memory = Gauge(
+            "embedtune_resident_memory_bytes", "the server process's resident memory (VmRSS)", registry=r
+        )
+        self.resident_memory.set_function(rss_bytes)
 
     def record_request(self, protocol: str, rpc: str, code: str, started: float) -> None:
         """Count one finished request and time it from `started` (a `time.perf_counter()` reading)."""

@@ -44,6 +44,7 @@ def onnx_backend(folder: Path, settings: ServerSettings) -> EmbeddingBackend:
         quantized=settings.quantize,
         intra_op_threads=settings.intra_op_threads,
         streams=settings.inference_streams,
+        release_memory=settings.release_batch_memory,
     )
 
 

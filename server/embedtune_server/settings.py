@@ -71,6 +71,13 @@ class ServerSettings:
         ),
     )
     max_search_k: int = field(default=1000, metadata=_help("largest k of a Search"))
+    max_response_bytes: int = field(
+        default=64 * 1024 * 1024,
+        metadata=_help(
+            "largest encoded Search or BatchSearch response, in bytes; a bigger one is refused"
+            " before the documents are fetched"
+        ),
+    )
     max_metadata_entries: int = field(
         default=16, metadata=_help("most metadata entries of one document (and of a filter)")
     )
@@ -88,6 +95,13 @@ class ServerSettings:
         default=0,
         metadata=_help(
             "batches run at once, each in its own ONNX Runtime session (0: one per core, at most 4)"
+        ),
+    )
+    release_batch_memory: bool = field(
+        default=True,
+        metadata=_help(
+            "hand a batch's memory back to the system when it ends (ONNX Runtime arena shrinkage,"
+            " glibc malloc_trim); off, each stream keeps its largest batch's memory"
         ),
     )
     intra_op_threads: int = field(
@@ -154,8 +168,9 @@ class ServerSettings:
     def __post_init__(self) -> None:
         positive = (
             "max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size",
-            "max_input_chars", "max_document_chars", "max_search_k", "max_metadata_entries",
-            "max_metadata_bytes", "max_feedback_items", "max_id_bytes", "max_request_bytes",
+            "max_input_chars", "max_document_chars", "max_search_k", "max_response_bytes",
+            "max_metadata_entries", "max_metadata_bytes", "max_feedback_items", "max_id_bytes",
+            "max_request_bytes",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:

@@ -39,12 +39,14 @@ class EmbedParams:
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """Exactly one of `text` and `vector`."""
+    """Exactly one of `text` and `vector`; `include_*` say which document fields its hits carry."""
 
     text: str | None
     vector: list[float] | None
     k: int
     metadata_filter: dict[str, str]
+    include_text: bool = True
+    include_metadata: bool = True
 
 
 def _check_count(field: str, count: int, limit: int, limit_name: str) -> None:
@@ -152,10 +154,14 @@ def search_query(
     if not 1 <= request.k <= settings.max_search_k:
         raise ValidationError(f"{prefix}k: {request.k} is outside 1..max_search_k={settings.max_search_k}")
     metadata_filter = _check_metadata(f"{prefix}filter", request.filter, settings)
+    include = {
+        name: getattr(request, name) if request.HasField(name) else True
+        for name in ("include_text", "include_metadata")
+    }
     kind = request.WhichOneof("query")
     if kind == "text":
         _check_text(f"{prefix}text", request.text, settings)
-        return SearchQuery(request.text, None, request.k, metadata_filter)
+        return SearchQuery(request.text, None, request.k, metadata_filter, **include)
     if kind == "vector":
         values = list(request.vector.values)
         if len(values) != dimension:
@@ -169,7 +175,7 @@ def search_query(
             raise ValidationError(
                 f"{prefix}vector: all {dimension} values are zero; a query needs a direction"
             )
-        return SearchQuery(None, values, request.k, metadata_filter)
+        return SearchQuery(None, values, request.k, metadata_filter, **include)
     raise ValidationError(f"{prefix}query: set text or vector")
 
 

@@ -185,3 +185,14 @@ def test_the_watch_plan_raises_the_typed_error_for_codes_it_does_not_retry():
     plan.send(_StreamHandle())
     with pytest.raises(NotFoundError, match="WatchJob"):
         plan.send(_Broken(grpc.StatusCode.NOT_FOUND))
+
+
+def test_a_search_sends_include_fields_only_when_they_leave_something_out():
+    """Unset means true on the server, so a default search is the request older servers know."""
+    (call,) = next(Operations().search("q", 3, None, True, True))
+    assert not call.request.HasField("include_text") and not call.request.HasField("include_metadata")
+    (call,) = next(Operations().search("q", 3, None, False, True))
+    assert call.request.HasField("include_text") and not call.request.include_text
+    assert not call.request.HasField("include_metadata")
+    (step,) = [next(Operations().search_batch(["a"], 3, None, True, False))]
+    assert [c.request.queries[0].include_metadata for c in step] == [False]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from embedtune_server import failpoints
 from embedtune_server.index.base import SearchHits
 from embedtune_server.index.faiss_index import COMPACT_FRACTION, FaissIndex
 
@@ -126,26 +127,32 @@ def recall(found: list[tuple[np.ndarray, SearchHits]], vectors: np.ndarray, ids:
 
 
 def test_hnsw_replacing_the_same_ids_still_returns_k_hits_and_compacts(tmp_path):
+    """50 documents replaced 30 times: each replacement is a new vec_id (the store never reuses one)."""
     index = FaissIndex(DIM, "HNSW32")
-    ids = np.arange(50)
     for round_ in range(30):
-        index.remove(ids)
-        index.add(ids, unit_vectors(50, seed=round_))
-    latest = unit_vectors(50, seed=29)
+        if round_:
+            index.remove(np.arange(50) + 50 * (round_ - 1))
+        index.add(np.arange(50) + 50 * round_, unit_vectors(50, seed=round_))
+    latest, latest_ids = unit_vectors(50, seed=29), np.arange(50) + 50 * 29
     assert index.size == 50
+    index.wait_for_compaction()
     for k in (10, 50, 1000):
         hits = index.search(latest[:3], k)
         assert [len(h.ids) for h in hits] == [min(k, 50)] * 3
+        assert all(set(h.ids.tolist()) <= set(latest_ids.tolist()) for h in hits)
         assert all(len(set(h.ids.tolist())) == len(h.ids) for h in hits)
-    # the replaced vectors are gone: each id is found by its latest vector
-    assert [h.ids[0] for h in index.search(latest[:5], 1)] == [0, 1, 2, 3, 4]
+    # the replaced vectors are gone: each document is found by its latest vector
+    assert [h.ids[0] for h in index.search(latest[:5], 1)] == latest_ids[:5].tolist()
     index.save(tmp_path, write_seq=1)
     pending = len(np.load(tmp_path / "tombstones.npy"))
     assert pending <= COMPACT_FRACTION * (50 + pending)
+    index.remove(latest_ids[:5])  # below the fraction: no compaction until a restart
+    index.save(tmp_path, write_seq=2)
     loaded, _ = FaissIndex.load(tmp_path, DIM, "HNSW32")
-    loaded.save(tmp_path / "again", write_seq=1)
+    loaded.wait_for_compaction()
+    loaded.save(tmp_path / "again", write_seq=2)
     assert len(np.load(tmp_path / "again" / "tombstones.npy")) == 0  # compacted on load
-    assert len(loaded.search(latest[:1], 1000)[0].ids) == 50
+    assert len(loaded.search(latest[:1], 1000)[0].ids) == 45
 
 
 def test_hnsw_with_the_neighbourhood_removed_still_returns_k_hits():
@@ -172,3 +179,31 @@ def test_ivf_with_one_probe_returns_k_hits_unfiltered(factory):
     if factory == "IVF64,Flat":  # every list probed over exact codes: the exact top k
         exact_scores = np.sort(vectors @ vectors[0])[::-1][:1000]
         np.testing.assert_allclose(hits[0].scores, exact_scores, atol=1e-5)
+
+
+def test_hnsw_searches_and_writes_go_on_while_a_compaction_builds(tmp_path, monkeypatch):
+    """A compaction held at its failpoint (after copying the live vectors out, before building)
+    blocks no search or write; the writes made meanwhile are in the index it swaps in."""
+    release = tmp_path / "release"
+    monkeypatch.setenv(failpoints.ENV, failpoints.DURING_COMPACTION)
+    monkeypatch.setenv(failpoints.RELEASE_ENV, str(release))
+    index, vectors = filled("HNSW32", n=400)
+    removed = np.arange(100, 210)  # past COMPACT_FRACTION of 400: a compaction starts, and holds
+    index.remove(removed)
+    assert index.compacting
+    hits = index.search(vectors[150:160], 10)  # ids 250..259, each its own nearest
+    assert [h.ids[0] for h in hits] == list(range(250, 260))
+    assert all(len(h.ids) == 10 and not set(h.ids.tolist()) & set(removed.tolist()) for h in hits)
+    added = unit_vectors(20, seed=7)
+    index.add(np.arange(1000, 1020), added)
+    index.remove(np.arange(300, 310))
+    assert index.compacting and index.size == 400 - 110 + 20 - 10
+    release.touch()
+    index.wait_for_compaction()
+    assert index.size == 300
+    assert [h.ids[0] for h in index.search(added[:5], 1)] == [1000, 1001, 1002, 1003, 1004]
+    found = set(np.concatenate([h.ids for h in index.search(vectors[200:260], 50)]).tolist())
+    assert not found & (set(range(100, 210)) | set(range(300, 310)))
+    index.save(tmp_path / "saved", write_seq=1)
+    # what was removed during the build is the new index's only tombstones
+    assert sorted(np.load(tmp_path / "saved" / "tombstones.npy").tolist()) == list(range(300, 310))

@@ -128,12 +128,24 @@ def _register_search(subparsers: argparse._SubParsersAction, connection: argpars
         help="only documents with this metadata (repeatable; all must match)",
     )
     search.add_argument("--json", action="store_true", help="one JSON object per hit")
+    search.add_argument(
+        "--no-text", dest="include_text", action="store_false", help="ids and scores only: no texts"
+    )
+    search.add_argument(
+        "--no-metadata", dest="include_metadata", action="store_false", help="leave out the metadata"
+    )
     search.set_defaults(handler=remote.one_line_errors(_search))
 
 
 def _search(args: argparse.Namespace) -> int:
     with remote.client(args) as client:
-        hits = client.search(args.query, k=args.k, filter=dict(args.filter))
+        hits = client.search(
+            args.query,
+            k=args.k,
+            filter=dict(args.filter),
+            include_text=args.include_text,
+            include_metadata=args.include_metadata,
+        )
     for hit in hits:
         if args.json:
             remote.print_json(

@@ -67,6 +67,7 @@ def server_info(message: pb.InfoResponse) -> ServerInfo:
         index_type=message.index_type,
         server_version=message.server_version,
         auth_required=message.auth_required,
+        rss_bytes=message.rss_bytes,
     )
 
 

@@ -171,20 +171,33 @@ class Operations:
     # ------------------------------------------------------------------ search
 
     def search(
-        self, query: str | np.ndarray, k: int, filter: Mapping[str, str] | None
+        self,
+        query: str | np.ndarray,
+        k: int,
+        filter: Mapping[str, str] | None,
+        include_text: bool,
+        include_metadata: bool,
     ) -> Plan[SearchResults]:
-        request = self._search_request("query", query, k, filter)
+        request = self._search_request("query", query, k, filter, include_text, include_metadata)
         return convert.search_results((yield from _single(calls.SEARCH, request)))
 
     def search_batch(
-        self, queries: Iterable[str | np.ndarray], k: int, filter: Mapping[str, str] | None
+        self,
+        queries: Iterable[str | np.ndarray],
+        k: int,
+        filter: Mapping[str, str] | None,
+        include_text: bool,
+        include_metadata: bool,
     ) -> Plan[list[SearchResults]]:
         """Many queries, in chunks of `max_client_batch_size` sent at once; results in query order."""
         if isinstance(queries, (str, np.ndarray)) and not (
             isinstance(queries, np.ndarray) and queries.ndim == 2
         ):
             raise TypeError("queries must be a list of queries (or a 2-D array), not a single query")
-        requests = [self._search_request(f"queries[{i}]", q, k, filter) for i, q in enumerate(queries)]
+        requests = [
+            self._search_request(f"queries[{i}]", q, k, filter, include_text, include_metadata)
+            for i, q in enumerate(queries)
+        ]
         size = yield from self._chunk_size(len(requests), "max_client_batch_size")
         responses = yield [
             Call(calls.BATCH_SEARCH, pb.BatchSearchRequest(queries=chunk)) for chunk in chunks(requests, size)
@@ -197,11 +210,21 @@ class Operations:
 
     @staticmethod
     def _search_request(
-        name: str, query: str | np.ndarray, k: int, filter: Mapping[str, str] | None
+        name: str,
+        query: str | np.ndarray,
+        k: int,
+        filter: Mapping[str, str] | None,
+        include_text: bool,
+        include_metadata: bool,
     ) -> pb.SearchRequest:
+        """A SearchRequest; `include_*` are sent only when false, so older servers see the same request."""
         request = pb.SearchRequest(
             k=validation.positive_int("k", k), filter=validation.string_map("filter", filter)
         )
+        if not include_text:
+            request.include_text = False
+        if not include_metadata:
+            request.include_metadata = False
         if isinstance(query, str):
             if not query:
                 raise ValueError(f"{name} is an empty string")

@@ -100,7 +100,7 @@ class InfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size", "max_input_chars", "max_search_k", "max_metadata_entries", "max_metadata_bytes", "max_feedback_items", "max_id_bytes", "max_document_chars")
+    __slots__ = ("max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size", "max_input_chars", "max_search_k", "max_metadata_entries", "max_metadata_bytes", "max_feedback_items", "max_id_bytes", "max_document_chars", "max_response_bytes")
     MAX_BATCH_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENT_REQUESTS_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +112,7 @@ class Limits(_message.Message):
     MAX_FEEDBACK_ITEMS_FIELD_NUMBER: _ClassVar[int]
     MAX_ID_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_DOCUMENT_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RESPONSE_BYTES_FIELD_NUMBER: _ClassVar[int]
     max_batch_tokens: int
     max_batch_requests: int
     max_concurrent_requests: int
@@ -123,10 +124,11 @@ class Limits(_message.Message):
     max_feedback_items: int
     max_id_bytes: int
     max_document_chars: int
-    def __init__(self, max_batch_tokens: _Optional[int] = ..., max_batch_requests: _Optional[int] = ..., max_concurrent_requests: _Optional[int] = ..., max_client_batch_size: _Optional[int] = ..., max_input_chars: _Optional[int] = ..., max_search_k: _Optional[int] = ..., max_metadata_entries: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_feedback_items: _Optional[int] = ..., max_id_bytes: _Optional[int] = ..., max_document_chars: _Optional[int] = ...) -> None: ...
+    max_response_bytes: int
+    def __init__(self, max_batch_tokens: _Optional[int] = ..., max_batch_requests: _Optional[int] = ..., max_concurrent_requests: _Optional[int] = ..., max_client_batch_size: _Optional[int] = ..., max_input_chars: _Optional[int] = ..., max_search_k: _Optional[int] = ..., max_metadata_entries: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_feedback_items: _Optional[int] = ..., max_id_bytes: _Optional[int] = ..., max_document_chars: _Optional[int] = ..., max_response_bytes: _Optional[int] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
-    __slots__ = ("model_version", "model_name", "dimension", "max_seq_length", "normalized", "quantized", "limits", "index_size", "index_type", "server_version", "auth_required")
+    __slots__ = ("model_version", "model_name", "dimension", "max_seq_length", "normalized", "quantized", "limits", "index_size", "index_type", "server_version", "auth_required", "rss_bytes")
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
@@ -138,6 +140,7 @@ class InfoResponse(_message.Message):
     INDEX_TYPE_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     AUTH_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
     model_version: str
     model_name: str
     dimension: int
@@ -149,7 +152,8 @@ class InfoResponse(_message.Message):
     index_type: str
     server_version: str
     auth_required: bool
-    def __init__(self, model_version: _Optional[str] = ..., model_name: _Optional[str] = ..., dimension: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., normalized: _Optional[bool] = ..., quantized: _Optional[bool] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., index_size: _Optional[int] = ..., index_type: _Optional[str] = ..., server_version: _Optional[str] = ..., auth_required: _Optional[bool] = ...) -> None: ...
+    rss_bytes: int
+    def __init__(self, model_version: _Optional[str] = ..., model_name: _Optional[str] = ..., dimension: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., normalized: _Optional[bool] = ..., quantized: _Optional[bool] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., index_size: _Optional[int] = ..., index_type: _Optional[str] = ..., server_version: _Optional[str] = ..., auth_required: _Optional[bool] = ..., rss_bytes: _Optional[int] = ...) -> None: ...
 
 class Document(_message.Message):
     __slots__ = ("id", "text", "metadata")
@@ -219,7 +223,7 @@ class CountResponse(_message.Message):
     def __init__(self, count: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("text", "vector", "k", "filter")
+    __slots__ = ("text", "vector", "k", "filter", "include_text", "include_metadata")
     class FilterEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -231,11 +235,15 @@ class SearchRequest(_message.Message):
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_METADATA_FIELD_NUMBER: _ClassVar[int]
     text: str
     vector: Embedding
     k: int
     filter: _containers.ScalarMap[str, str]
-    def __init__(self, text: _Optional[str] = ..., vector: _Optional[_Union[Embedding, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    include_text: bool
+    include_metadata: bool
+    def __init__(self, text: _Optional[str] = ..., vector: _Optional[_Union[Embedding, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Mapping[str, str]] = ..., include_text: _Optional[bool] = ..., include_metadata: _Optional[bool] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("id", "score", "text", "metadata")

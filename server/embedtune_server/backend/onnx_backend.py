@@ -9,6 +9,12 @@ once. On a small CPU several one-thread sessions, each running its own batch, be
 one session spreading every batch over all cores: a sentence batch is a long chain
 of small operators, and each parallel operator pays a fork/join across threads
 (docs/benchmarks.md, "Encoding throughput", measures both layouts).
+
+Each session has its own CPU arena, which grows to the largest batch it has run. With
+`release_memory` (the server's default) every batch hands back what it no longer needs
+when it ends: the arena shrinks to the chunks in use, and glibc returns the freed heap
+pages. Without it each stream keeps its largest batch's memory for the process's life
+(docs/architecture.md, "Memory", and docs/benchmarks.md, "Serving memory").
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import numpy as np
 import onnxruntime as ort
 
 from embedtune_server.backend.tokenizer import RIGHT, TextTokenizer
+from embedtune_server.memory import trim_heap
 
 ONNX_DIR = "onnx"
 FP32_FILE = "model.onnx"
@@ -73,7 +80,12 @@ class OnnxBackend:
     """`streams` ONNX Runtime sessions of one graph; `infer` is safe from that many threads at once."""
 
     def __init__(
-        self, model_dir: Path, quantized: bool = False, intra_op_threads: int = 0, streams: int = 0
+        self,
+        model_dir: Path,
+        quantized: bool = False,
+        intra_op_threads: int = 0,
+        streams: int = 0,
+        release_memory: bool = True,
     ) -> None:
         self.model_dir = Path(model_dir)
         graph = self.model_dir / ONNX_DIR / (INT8_FILE if quantized else FP32_FILE)
@@ -85,6 +97,10 @@ class OnnxBackend:
         options.intra_op_num_threads = self.intra_op_threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.release_memory = release_memory
+        self._run_options = ort.RunOptions()
+        if release_memory:
+            self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         sessions = [
             ort.InferenceSession(
                 str(graph),
@@ -122,9 +138,11 @@ class OnnxBackend:
         feeds = padded_feeds(token_ids, self.tokenizer.pad_token_id, self._input_names)
         session = self._sessions.get()
         try:
-            return session.run([OUTPUT], feeds)[0].astype(np.float32, copy=False)
+            return session.run([OUTPUT], feeds, self._run_options)[0].astype(np.float32, copy=False)
         finally:
             self._sessions.put(session)
+            if self.release_memory:
+                trim_heap()
 
     def encode(
         self, texts: list[str], truncate: bool = True, direction: str = RIGHT, batch_size: int = 32

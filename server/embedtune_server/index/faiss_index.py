@@ -9,8 +9,11 @@
   takes them over, and serves.
 - Types that cannot remove vectors (HNSW) keep removed ids as tombstones, excluded at
   search time by an id selector. Once tombstones pass `COMPACT_FRACTION` of the stored
-  vectors, and whenever a saved index is loaded, the index is rebuilt from its live
-  vectors without them.
+  vectors, and whenever a saved index with tombstones is loaded, a background thread
+  compacts it: it copies the live vectors out under the lock, builds a new index from
+  them without the lock (searches and writes go on against the current index), then,
+  under the lock again, replays onto the new index the writes made meanwhile (adds are
+  added, removals become its tombstones) and swaps it in.
 - A search returns min(k, matching documents) hits whatever the index type. Approximate
   indexes can find fewer (HNSW's graph walk around tombstones or outside a filter, IVF's
   probed lists): such a query is searched again with every list probed and a search
@@ -21,6 +24,7 @@
   sequence and the SHA-256 of the other two. `load` trusts nothing that does not match.
 
 All methods are thread-safe (one lock): searches and writes come from gRPC worker threads.
+The lock is never held while a compaction builds.
 """
 
 from __future__ import annotations
@@ -28,18 +32,21 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import threading
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from embedtune_server import failpoints
 from embedtune_server.durable import write_atomically
 from embedtune_server.index.base import SearchHits
 
 _STATE_FILE = "state.json"
 _INDEX_FILE = "index.faiss"
 _TOMBSTONES_FILE = "tombstones.npy"
+_FILES = (_INDEX_FILE, _TOMBSTONES_FILE)
 _STATE_FIELDS = {
     "write_seq": int,
     "factory": str,
@@ -51,6 +58,8 @@ _STATE_FIELDS = {
 }
 # PQ with 8-bit codes needs 256 centroids per sub-quantizer; FAISS wants 39 points per centroid.
 _PQ_TRAIN_SIZE = 39 * 256
+
+log = logging.getLogger(__name__)
 # Past this fraction of tombstones among the stored vectors, an index that cannot remove is rebuilt.
 COMPACT_FRACTION = 0.25
 
@@ -85,7 +94,11 @@ def _flat_contents(staging: faiss.IndexIDMap2) -> tuple[np.ndarray, np.ndarray]:
 
 
 class FaissIndex:
-    """A FAISS index keyed by int64 ids; see the module docstring for its behaviour."""
+    """A FAISS index keyed by int64 ids; see the module docstring for its behaviour.
+
+    An id once removed is never added again (the store never reuses a vec_id): a tombstone
+    stands for every vector under its id.
+    """
 
     def __init__(
         self, dimension: int, factory: str = "Flat", train_size: int = 0, search_params: str = ""
@@ -99,6 +112,11 @@ class FaissIndex:
         self._staging = None if self._index.is_trained else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self._can_remove = _can_remove(self._index)
         self._tombstones: set[int] = set()
+        # While a compaction builds: the thread, and the writes it must replay before its swap.
+        self._compactor: threading.Thread | None = None
+        self._added_meanwhile: list[tuple[np.ndarray, np.ndarray]] = []
+        self._removed_meanwhile: set[int] = set()
+        self._compactable = True
 
     def _configure(self, index: faiss.Index) -> faiss.Index:
         if self._search_params:
@@ -129,6 +147,8 @@ class FaissIndex:
             raise ValueError(f"vectors have shape {vectors.shape}, index dimension is {self.dimension}")
         with self._lock:
             self._live.add_with_ids(vectors, ids)
+            if self._compactor is not None:
+                self._added_meanwhile.append((ids, vectors))
             if self._staging is not None and self._staging.ntotal >= self._train_size:
                 self._train_from_staging()
 
@@ -143,23 +163,69 @@ class FaissIndex:
         with self._lock:
             if self._staging is not None or self._can_remove:
                 self._live.remove_ids(ids)
-            else:
-                self._tombstones.update(int(i) for i in ids)
-                if len(self._tombstones) > COMPACT_FRACTION * self._index.ntotal:
-                    self._compact()
+                return
+            removed = {int(i) for i in ids}
+            self._tombstones.update(removed)
+            if self._compactor is not None:
+                self._removed_meanwhile.update(removed)
+            elif len(self._tombstones) > COMPACT_FRACTION * self._index.ntotal:
+                self._start_compaction()
 
-    def _compact(self) -> None:
-        """Rebuild an index that cannot remove from its live vectors, leaving its tombstones behind."""
+    @property
+    def compacting(self) -> bool:
+        """A compaction is building a new index in the background."""
+        with self._lock:
+            return self._compactor is not None
+
+    def wait_for_compaction(self) -> None:
+        """Return once no compaction runs (one that finishes may start the next)."""
+        while True:
+            with self._lock:
+                compactor = self._compactor
+            if compactor is None:
+                return
+            compactor.join()
+
+    def _start_compaction(self) -> None:
+        """Call under the lock: copy the live vectors out and build from them on a thread.
+
+        The copy is taken here, under the caller's lock hold, so that every write after it
+        is one the thread replays.
+        """
+        if not self._compactable:
+            return
         try:
             vectors = self._index.index.reconstruct_n(0, self._index.ntotal)
-        except RuntimeError:  # a code that cannot be decoded: its tombstones stay excluded at search
+        except RuntimeError as exc:  # a code that cannot be decoded: its tombstones stay excluded at search
+            log.warning("cannot compact %s (%s): removed vectors stay excluded at search", self.factory, exc)
+            self._compactable = False
             return
         ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
         live = ~np.isin(ids, np.fromiter(self._tombstones, dtype=np.int64, count=len(self._tombstones)))
-        rebuilt = self._configure(_build(self.dimension, self.factory))
-        rebuilt.add_with_ids(vectors[live], ids[live])
-        self._index = rebuilt
-        self._tombstones = set()
+        self._compactor = threading.Thread(
+            target=self._compact, args=(ids[live], vectors[live]), name="embedtune-compact", daemon=True
+        )
+        self._compactor.start()
+
+    def _compact(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Build an index of the copied live vectors, replay the writes made meanwhile, swap it in."""
+        try:
+            failpoints.hold(failpoints.DURING_COMPACTION)
+            rebuilt = self._configure(_build(self.dimension, self.factory))
+            rebuilt.add_with_ids(vectors, ids)
+            with self._lock:
+                for added_ids, added_vectors in self._added_meanwhile:
+                    rebuilt.add_with_ids(added_vectors, added_ids)
+                dropped = self._index.ntotal - rebuilt.ntotal
+                self._index = rebuilt
+                self._tombstones = self._removed_meanwhile
+            log.info("compacted %s: %d removed vectors dropped", self.factory, dropped)
+        finally:
+            with self._lock:
+                self._compactor = None
+                self._added_meanwhile, self._removed_meanwhile = [], set()
+                if len(self._tombstones) > COMPACT_FRACTION * self._index.ntotal:
+                    self._start_compaction()
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[SearchHits]:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
@@ -289,10 +355,9 @@ class FaissIndex:
                 f"saved index is {state['factory']}/{state['dimension']}, want {factory}/{dimension}"
             )
         try:
-            for name in (_INDEX_FILE, _TOMBSTONES_FILE):
-                _check_digest(folder / name, state["checksums"].get(name))
-            loaded = faiss.read_index(str(folder / _INDEX_FILE))
-            tombstones = np.load(folder / _TOMBSTONES_FILE)
+            data = {name: _read_checked(folder / name, state["checksums"].get(name)) for name in _FILES}
+            loaded = faiss.deserialize_index(np.frombuffer(data[_INDEX_FILE], dtype=np.uint8))
+            tombstones = np.load(io.BytesIO(data[_TOMBSTONES_FILE]))
         except (OSError, RuntimeError, EOFError) as exc:
             raise ValueError(f"cannot read the saved index: {exc}") from exc
         if loaded.ntotal != state["ntotal"]:
@@ -305,7 +370,8 @@ class FaissIndex:
             index._staging = None
         index._tombstones = {int(i) for i in tombstones}
         if index._tombstones and index._staging is None:
-            index._compact()
+            with index._lock:
+                index._start_compaction()
         return index, int(state["write_seq"])
 
 
@@ -325,7 +391,9 @@ def _read_state(path: Path) -> dict:
     return state
 
 
-def _check_digest(path: Path, expected: object) -> None:
-    with open(path, "rb") as f:
-        if hashlib.file_digest(f, "sha256").hexdigest() != expected:
-            raise ValueError(f"{path.name} does not match the checksum in {_STATE_FILE}")
+def _read_checked(path: Path, expected: object) -> bytes:
+    """The file's bytes, read once, if their SHA-256 is the one the state file names."""
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise ValueError(f"{path.name} does not match the checksum in {_STATE_FILE}")
+    return data

@@ -11,6 +11,7 @@ from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 from embedtune_server import __version__
 from embedtune_server.batching import EmbedResult
+from embedtune_server.memory import rss_bytes
 from embedtune_server.services.errors import streaming, unary
 from embedtune_server.settings import ServerSettings
 from embedtune_server.state import StateHolder
@@ -93,9 +94,11 @@ class EmbedServicer(pb_grpc.EmbedServiceServicer):
                 max_feedback_items=s.max_feedback_items,
                 max_id_bytes=s.max_id_bytes,
                 max_document_chars=s.max_document_chars,
+                max_response_bytes=s.max_response_bytes,
             ),
             index_size=state.index.size,
             index_type=state.index.description,
             server_version=__version__,
             auth_required=s.api_key is not None or s.admin_key is not None,
+            rss_bytes=rss_bytes(),
         )

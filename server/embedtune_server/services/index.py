@@ -9,7 +9,9 @@ import numpy as np
 
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
+from embedtune_server import response_size
 from embedtune_server.corpus import Corpus, Hit
+from embedtune_server.index.base import SearchHits
 from embedtune_server.services.embed import timings
 from embedtune_server.services.errors import unary
 from embedtune_server.settings import ServerSettings
@@ -22,9 +24,14 @@ def _document(document: Document) -> pb.Document:
     return pb.Document(id=document.id, text=document.text, metadata=document.metadata)
 
 
-def _hits(hits: list[Hit]) -> list[pb.Hit]:
+def _hits(hits: list[Hit], query: SearchQuery) -> list[pb.Hit]:
     return [
-        pb.Hit(id=h.document.id, score=h.score, text=h.document.text, metadata=h.document.metadata)
+        pb.Hit(
+            id=h.document.id,
+            score=h.score,
+            text=h.document.text if query.include_text else "",
+            metadata=h.document.metadata if query.include_metadata else None,
+        )
         for h in hits
     ]
 
@@ -102,21 +109,39 @@ class IndexServicer(pb_grpc.IndexServiceServicer):
                 vectors[i] = q.vector
         hits = await asyncio.to_thread(self._search_each, state, queries, vectors)
         return [
-            pb.SearchResponse(hits=_hits(h), model_version=state.model_version, timings=response_timings)
-            for h in hits
+            pb.SearchResponse(hits=_hits(h, q), model_version=state.model_version, timings=response_timings)
+            for h, q in zip(hits, queries, strict=True)
         ]
 
     def _search_each(
         self, state: ServingState, queries: list[SearchQuery], vectors: np.ndarray
     ) -> list[list[Hit]]:
-        """Queries that share k and filter go through one filter lookup, FAISS call and fetch."""
+        """Queries that share k and filter go through one filter lookup and FAISS call; then
+        the response's size is checked, and all documents come in one fetch."""
         groups: dict[tuple[int, frozenset[tuple[str, str]]], list[int]] = defaultdict(list)
         for i, q in enumerate(queries):
             groups[(q.k, frozenset(q.metadata_filter.items()))].append(i)
-        hits: list[list[Hit]] = [[] for _ in queries]
+        found: list[SearchHits] = [SearchHits(np.zeros(0, np.int64), np.zeros(0, np.float32))] * len(queries)
         for members in groups.values():
             first = queries[members[0]]
-            found = self._corpus.search(state, vectors[members], first.k, first.metadata_filter)
-            for i, query_hits in zip(members, found, strict=True):
-                hits[i] = query_hits
-        return hits
+            nearest = self._corpus.nearest(state, vectors[members], first.k, first.metadata_filter)
+            for i, query_hits in zip(members, nearest, strict=True):
+                found[i] = query_hits
+        self._check_response_size(state, queries, found)
+        return self._corpus.hits(
+            found, any(q.include_text for q in queries), any(q.include_metadata for q in queries)
+        )
+
+    def _check_response_size(
+        self, state: ServingState, queries: list[SearchQuery], found: list[SearchHits]
+    ) -> None:
+        """Refuse past `max_response_bytes` before any document is read: against the largest
+        documents the settings allow, and if that does not fit, against the stored sizes."""
+        limit = self._settings.max_response_bytes
+        ids = [[int(i) for i in hits.ids] for hits in found]
+        worst = response_size.worst_hit(self._settings)
+        if response_size.response_bytes(queries, ids, worst, state.model_version) <= limit:
+            return
+        sizes = self._corpus.documents.sizes(sorted({i for row in ids for i in row}))
+        size = response_size.response_bytes(queries, ids, sizes, state.model_version)
+        response_size.refuse_past_limit(queries, size, limit)

@@ -77,6 +77,16 @@ class Document:
 
 
 @dataclass(frozen=True)
+class StoredSize:
+    """UTF-8 bytes of a stored document's fields, measured by SQLite without reading them out."""
+
+    id_bytes: int
+    text_bytes: int
+    metadata_bytes: int
+    metadata_entries: int
+
+
+@dataclass(frozen=True)
 class Replacement:
     """What one upsert did to the index: drop `old_vec_id` (if any), add `vec_id`."""
 
@@ -215,15 +225,40 @@ class DocumentStore:
             raise MissingDocumentsError(field_name, missing)
         return [rows[i] for i in ids]
 
-    def by_vec_ids(self, vec_ids: Sequence[int]) -> dict[int, Document]:
+    def by_vec_ids(
+        self, vec_ids: Sequence[int], text: bool = True, metadata: bool = True
+    ) -> dict[int, Document]:
+        """Documents by vec_id; the text and metadata columns are read only when asked for
+        (else the documents carry an empty text or metadata)."""
+        text_column = "text" if text else "''"
+        metadata_column = "metadata" if metadata else "NULL"
         connection = self._db.connection()
         found = {}
         for chunk in _chunks(list(vec_ids)):
             marks = ",".join("?" * len(chunk))
-            for vec_id, doc_id, text, metadata in connection.execute(
-                f"SELECT vec_id, doc_id, text, metadata FROM documents WHERE vec_id IN ({marks})", chunk
+            for vec_id, doc_id, body, pairs in connection.execute(
+                f"SELECT vec_id, doc_id, {text_column}, {metadata_column} FROM documents"
+                f" WHERE vec_id IN ({marks})",
+                chunk,
             ):
-                found[vec_id] = Document(doc_id, text, json.loads(metadata))
+                found[vec_id] = Document(doc_id, body, json.loads(pairs) if pairs is not None else {})
+        return found
+
+    def sizes(self, vec_ids: Sequence[int]) -> dict[int, StoredSize]:
+        """How big each stored document's fields are, without reading them into Python."""
+        connection = self._db.connection()
+        found = {}
+        for chunk in _chunks(list(vec_ids)):
+            marks = ",".join("?" * len(chunk))
+            for vec_id, *size in connection.execute(
+                "SELECT d.vec_id, length(CAST(d.doc_id AS BLOB)), length(CAST(d.text AS BLOB)),"
+                " COALESCE(SUM(length(CAST(m.key AS BLOB)) + length(CAST(m.value AS BLOB))), 0),"
+                " COUNT(m.vec_id)"
+                " FROM documents d LEFT JOIN document_metadata m ON m.vec_id = d.vec_id"
+                f" WHERE d.vec_id IN ({marks}) GROUP BY d.vec_id",
+                chunk,
+            ):
+                found[vec_id] = StoredSize(*size)
         return found
 
     def matching(self, metadata_filter: Mapping[str, str]) -> np.ndarray:

@@ -1,0 +1,43 @@
+"""The server process's memory: what it holds now, and giving back what a batch freed.
+
+An inference batch needs memory in proportion to its padded tokens (and attention to
+inputs x longest squared), far more than the server holds between batches. Freed, that
+memory stays with the process unless it is handed back: ONNX Runtime's arena keeps its
+chunks, and glibc keeps freed heap pages. docs/architecture.md, "Memory", has the model.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+
+_STATUS = "/proc/self/status"
+
+
+def rss_bytes() -> int:
+    """Resident set size (VmRSS) of this process; 0 where /proc is not available."""
+    try:
+        with open(_STATUS) as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's malloc_trim, or None under another C library."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim.argtypes = [ctypes.c_size_t]
+        trim.restype = ctypes.c_int
+    return trim
+
+
+def trim_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc); a no-op elsewhere."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

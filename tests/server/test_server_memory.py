@@ -1,0 +1,77 @@
+"""The server's memory after large Embed calls, through a real server, and how it reports it.
+
+Texts of the model's full sequence length in calls of 16, 64 and 128, then five more of
+128: every batch is as large as `max_batch_tokens` allows. The memory a batch used is
+handed back when it ends (`--release-batch-memory`, the default), so the server's
+resident memory after each call stays near what it held before the first (its sessions'
+weights and the rest of the process) and does not grow from call to call.
+"""
+
+from __future__ import annotations
+
+import random
+import urllib.request
+
+import pytest
+
+from embedtune_client.v1 import embedtune_pb2 as pb
+from embedtune_server.launcher import free_port
+
+CALL_SIZES = (16, 64, 128, 128, 128, 128, 128, 128)
+# After each call: at most this much above the resident memory before the first.
+OVER_IDLE = 0.25
+# After the last call: at most this much above the resident memory after the first 128-text call.
+OVER_FIRST_FULL_CALL = 0.05
+# Info's and the metric's figure against /proc's, read a moment apart.
+READING_TOLERANCE = 0.05
+WORDS = "the a man woman child dog cat plays runs guitar piano river city bank money loan vector".split()
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS line")
+
+
+def long_texts(count: int, rng: random.Random) -> list[str]:
+    """Texts past the model's max_seq_length: each is truncated to the full length."""
+    return [" ".join(rng.choice(WORDS) for _ in range(400)) for _ in range(count)]
+
+
+def metric(port: int, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError(f"{name} is not exported")
+
+
+@pytest.mark.slow
+def test_memory_of_large_batches_is_handed_back(launch):
+    server = launch()
+    pid = server.process.pid
+    rng = random.Random(0)
+    with server.channel() as channel:
+        embed = server.stubs(channel)[0]
+        max_seq_length = embed.Info(pb.InfoRequest()).max_seq_length
+        idle = rss_bytes(pid)
+        after = []
+        for size in CALL_SIZES:
+            response = embed.Embed(pb.EmbedRequest(inputs=long_texts(size, rng)), timeout=600)
+            assert set(response.token_counts) == {max_seq_length}
+            after.append(rss_bytes(pid))
+    assert max(after) <= idle * (1 + OVER_IDLE), f"idle {idle}, after each call {after}"
+    first_full = after[CALL_SIZES.index(128)]
+    assert after[-1] <= first_full * (1 + OVER_FIRST_FULL_CALL), f"after each call {after}"
+
+
+def test_info_and_the_metric_report_the_resident_memory(launch):
+    port = free_port()
+    server = launch("--metrics-port", str(port))
+    with server.channel() as channel:
+        reported = server.stubs(channel)[0].Info(pb.InfoRequest()).rss_bytes
+    assert reported == pytest.approx(rss_bytes(server.process.pid), rel=READING_TOLERANCE)
+    exported = metric(port, "embedtune_resident_memory_bytes")
+    assert exported == pytest.approx(rss_bytes(server.process.pid), rel=READING_TOLERANCE)
