@@ -36,6 +36,8 @@ def build_app(
         title="embedtune",
         version=__version__,
         description="OpenAI- and TEI-compatible embeddings, search and feedback, beside the gRPC API.",
+        # A path with a trailing slash names no route; a redirect would hide that.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.servicers = servicers
