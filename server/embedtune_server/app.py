@@ -25,7 +25,7 @@ from grpc_reflection.v1alpha import reflection
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 from embedtune_server.auth import AuthInterceptor
-from embedtune_server.bootstrap import active_model
+from embedtune_server.bootstrap import active_model, cross_encoder_folder
 from embedtune_server.corpus import Corpus
 from embedtune_server.jobs.catalog import CatalogSource
 from embedtune_server.jobs.context import JobContext
@@ -36,10 +36,12 @@ from embedtune_server.jobs.runner import JobRunner
 from embedtune_server.launcher import READY_LINE
 from embedtune_server.malformed import MalformedRequestInterceptor
 from embedtune_server.metrics import MetricsInterceptor, ServerMetrics
+from embedtune_server.reranking import Reranker, load_reranker
 from embedtune_server.services.embed import EmbedServicer
 from embedtune_server.services.feedback import FeedbackServicer
 from embedtune_server.services.index import IndexServicer
 from embedtune_server.services.models import ModelServicer
+from embedtune_server.services.rerank import Reranking
 from embedtune_server.services.training import TrainingServicer
 from embedtune_server.serving import BackendFactory, Capacity, StateBuilder, onnx_backend
 from embedtune_server.settings import ServerSettings
@@ -96,14 +98,10 @@ class EmbedtuneServer:
             log.warning("job %d: %s", job.id, job.reason)
         model = await asyncio.to_thread(active_model, settings, self.database, registry)
         await asyncio.to_thread(remove_leftovers, settings.home, self.database, registry, self.corpus)
-        builder = StateBuilder(
-            settings,
-            self.corpus,
-            Capacity.for_settings(settings, self.metrics),
-            self.metrics,
-            self._backend_factory,
-        )
+        capacity = Capacity.for_settings(settings, self.metrics)
+        builder = StateBuilder(settings, self.corpus, capacity, self.metrics, self._backend_factory)
         self.holder = StateHolder(await builder.build(model))
+        self.reranker = await self._load_reranker(capacity)
         # Read from the live state at each scrape: writes and swaps need not remember to update it.
         self.metrics.index_size.set_function(lambda: self.holder.current.index.size)
         self.jobs = JobContext(
@@ -129,6 +127,15 @@ class EmbedtuneServer:
             self._tasks.append(asyncio.create_task(policy.run()))
         log.info("serving model %s (%s) on %s:%d", model.version, model.folder, settings.host, self.port)
 
+    async def _load_reranker(self, capacity: Capacity) -> Reranker | None:
+        """The `--cross-encoder`, exported first by the trainer if it has no ONNX graph; None without one."""
+        if self.settings.cross_encoder is None:
+            return None
+        folder = await asyncio.to_thread(cross_encoder_folder, self.settings)
+        reranker = await load_reranker(folder, self.settings, capacity, self.metrics)
+        log.info("reranking with cross-encoder %s (%s)", reranker.version, folder)
+        return reranker
+
     def _build_grpc_server(self) -> grpc.aio.Server:
         settings = self.settings
         server = grpc.aio.server(
@@ -139,8 +146,11 @@ class EmbedtuneServer:
             ],
             options=[("grpc.so_reuseport", 0)],
         )
-        pb_grpc.add_EmbedServiceServicer_to_server(EmbedServicer(settings, self.holder), server)
-        pb_grpc.add_IndexServiceServicer_to_server(IndexServicer(settings, self.holder, self.corpus), server)
+        reranking = Reranking(settings, self.corpus, self.reranker, self.metrics)
+        pb_grpc.add_EmbedServiceServicer_to_server(EmbedServicer(settings, self.holder, reranking), server)
+        pb_grpc.add_IndexServiceServicer_to_server(
+            IndexServicer(settings, self.holder, self.corpus, reranking), server
+        )
         pb_grpc.add_FeedbackServiceServicer_to_server(
             FeedbackServicer(settings, self.holder, self.corpus), server
         )
@@ -195,6 +205,8 @@ class EmbedtuneServer:
         await self.jobs.runner.stop()
         state = self.holder.current
         await state.batcher.stop()
+        if self.reranker is not None:
+            await self.reranker.stop()
         await self._save_index(state)
         self.database.close()
         modules_file = os.environ.get(DEBUG_MODULES_ENV)

@@ -88,6 +88,12 @@ class ServerMetrics:
             "embedtune_inference_seconds", "ONNX Runtime time per batch", buckets=_LATENCY_BUCKETS, registry=r
         )
         self.index_size = Gauge("embedtune_index_size", "vectors in the live index", registry=r)
+        self.rerank_pairs = Counter(
+            "embedtune_rerank_pairs",
+            "(query, text) pairs scored by the cross-encoder, by method (Rerank, Search, BatchSearch)",
+            ["rpc"],
+            registry=r,
+        )
 
     def serve_http(self, host: str, port: int) -> None:
         """Expose `/metrics` on its own small HTTP server thread."""
