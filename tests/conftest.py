@@ -47,6 +47,19 @@ def onnx_model_dir(tmp_path_factory, bundled_model_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny encoder exported as a model version folder (fp32 and int8): servers start in seconds."""
+    from tiny_models import build_tiny_encoder
+
+    from embedtune_trainer.export import export_model_folder
+
+    folder = tmp_path_factory.mktemp("tiny-models") / "tiny"
+    build_tiny_encoder(dropout=0.0).save(folder)
+    export_model_folder(folder, quantize=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def varied_sentences() -> list[str]:
     """A few hundred texts: short, long past 256 tokens, non-ASCII, whitespace-only and empty."""
     rng = random.Random(1234)
