@@ -24,6 +24,7 @@ from embedtune_client.results import (
     EmbedResult,
     Job,
     ModelVersion,
+    RerankResults,
     SearchResults,
     ServerInfo,
     UpsertResult,
@@ -172,14 +173,31 @@ class AsyncClient(ClientBase):
         return await self._run(self._operations.count())
 
     async def search(
-        self, query: str | np.ndarray, k: int = 10, filter: Mapping[str, str] | None = None
+        self,
+        query: str | np.ndarray,
+        k: int = 10,
+        filter: Mapping[str, str] | None = None,
+        rerank_top_k: int | None = None,
     ) -> SearchResults:
-        return await self._run(self._operations.search(query, k, filter))
+        return await self._run(self._operations.search(query, k, filter, rerank_top_k))
 
     async def search_batch(
-        self, queries: Iterable[str | np.ndarray], k: int = 10, filter: Mapping[str, str] | None = None
+        self,
+        queries: Iterable[str | np.ndarray],
+        k: int = 10,
+        filter: Mapping[str, str] | None = None,
+        rerank_top_k: int | None = None,
     ) -> list[SearchResults]:
-        return await self._run(self._operations.search_batch(queries, k, filter))
+        return await self._run(self._operations.search_batch(queries, k, filter, rerank_top_k))
+
+    async def rerank(
+        self,
+        query: str,
+        candidates: Iterable[TextLike],
+        top_n: int | None = None,
+        return_text: bool = False,
+    ) -> RerankResults:
+        return await self._run(self._operations.rerank(query, candidates, top_n, return_text))
 
     async def feedback_triplet(self, anchor: TextLike, positive: TextLike, negative: TextLike) -> int:
         return (await self.feedback_many([Triplet(anchor, positive, negative)]))[0]
