@@ -60,6 +60,16 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_cross_encoder_dir(tmp_path_factory) -> Path:
+    """A tiny untrained one-logit cross-encoder exported as the server serves it (fp32 and int8)."""
+    from tiny_models import TINY_CROSS_ENCODER_MAX_SEQ_LENGTH, build_tiny_cross_encoder, export_cross_encoder
+
+    root = tmp_path_factory.mktemp("cross-encoders")
+    source = build_tiny_cross_encoder(root / "source")
+    return export_cross_encoder(source, root / "ce-tiny", TINY_CROSS_ENCODER_MAX_SEQ_LENGTH)
+
+
+@pytest.fixture(scope="session")
 def varied_sentences() -> list[str]:
     """A few hundred texts: short, long past 256 tokens, non-ASCII, whitespace-only and empty."""
     rng = random.Random(1234)

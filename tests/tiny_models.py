@@ -52,6 +52,35 @@ def build_tiny_cross_encoder(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+# Short enough that the tests' longer pairs are cut.
+TINY_CROSS_ENCODER_MAX_SEQ_LENGTH = 32
+
+
+class CrossEncoderReference:
+    """A cross-encoder folder's scores computed in the test: torch and the Hugging Face tokenizer,
+    no server code, as sentence-transformers' CrossEncoder computes them."""
+
+    def __init__(self, folder: Path, max_seq_length: int = TINY_CROSS_ENCODER_MAX_SEQ_LENGTH) -> None:
+        self._tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+        self._model = transformers.AutoModelForSequenceClassification.from_pretrained(folder).eval()
+        self._max_seq_length = max_seq_length
+
+    def scores(self, query: str, texts: list[str]):
+        """sigmoid(logit) of each (query, text), as a float32 array."""
+        import torch
+
+        batch = self._tokenizer(
+            [query] * len(texts),
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self._max_seq_length,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            return torch.sigmoid(self._model(**batch).logits[:, 0]).numpy()
+
+
 def export_cross_encoder(source: Path, output: Path, max_seq_length: int) -> Path:
     """`source` as a servable cross-encoder folder: onnx/model.onnx, onnx/model_qint8.onnx, embedtune.json.
 

@@ -5,18 +5,17 @@ right status and a message naming the field and the limit; no cross-encoder is F
 from __future__ import annotations
 
 import urllib.request
-from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
-from tiny_models import build_tiny_cross_encoder, export_cross_encoder
+from tiny_models import TINY_CROSS_ENCODER_MAX_SEQ_LENGTH as MAX_SEQ_LENGTH
+from tiny_models import CrossEncoderReference
 
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.backend.tokenizer import PairTokenizer
 from embedtune_server.launcher import ServerPool, free_port
 
-MAX_SEQ_LENGTH = 32
 LIMITS = {"max-rerank-candidates": 8, "max-rerank-chars": 300, "max-input-chars": 200, "max-search-k": 5}
 DOCUMENTS = {
     "cat": "A cat is sleeping on the warm windowsill.",
@@ -30,34 +29,8 @@ QUERY = "where is the cat sleeping"
 
 
 @pytest.fixture(scope="module")
-def cross_encoder_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("cross-encoders")
-    source = build_tiny_cross_encoder(root / "source")
-    return export_cross_encoder(source, root / "ce-tiny", MAX_SEQ_LENGTH)
-
-
-@pytest.fixture(scope="module")
-def reference(cross_encoder_dir):
-    """The cross-encoder's scores computed here: torch and the Hugging Face tokenizer, no server code."""
-    import torch
-    import transformers
-
-    tokenizer = transformers.AutoTokenizer.from_pretrained(cross_encoder_dir)
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(cross_encoder_dir).eval()
-
-    def scores(query: str, texts: list[str]) -> np.ndarray:
-        batch = tokenizer(
-            [query] * len(texts),
-            texts,
-            padding=True,
-            truncation=True,
-            max_length=MAX_SEQ_LENGTH,
-            return_tensors="pt",
-        )
-        with torch.inference_mode():
-            return torch.sigmoid(model(**batch).logits[:, 0]).numpy()
-
-    return scores
+def reference(tiny_cross_encoder_dir):
+    return CrossEncoderReference(tiny_cross_encoder_dir)
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +46,10 @@ def metrics_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(pool, cross_encoder_dir, metrics_port):
+def server(pool, tiny_cross_encoder_dir, metrics_port):
     flags = [part for name, value in LIMITS.items() for part in (f"--{name}", str(value))]
-    return pool.start("--cross-encoder", str(cross_encoder_dir), "--metrics-port", str(metrics_port), *flags)
+    flags += ["--metrics-port", str(metrics_port)]
+    return pool.start("--cross-encoder", str(tiny_cross_encoder_dir), *flags)
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +66,11 @@ def texts_of(ids: list[str]) -> list[str]:
     return [DOCUMENTS[i] for i in ids]
 
 
-def test_pairs_tokenise_as_hugging_face_does(cross_encoder_dir):
+def test_pairs_tokenise_as_hugging_face_does(tiny_cross_encoder_dir):
     import transformers
 
-    hf = transformers.AutoTokenizer.from_pretrained(cross_encoder_dir)
-    ours = PairTokenizer.from_model_dir(cross_encoder_dir, MAX_SEQ_LENGTH)
+    hf = transformers.AutoTokenizer.from_pretrained(tiny_cross_encoder_dir)
+    ours = PairTokenizer.from_model_dir(tiny_cross_encoder_dir, MAX_SEQ_LENGTH)
     long = "word " * 40
     pairs = [
         ("q", "short text"),
@@ -117,7 +91,7 @@ def test_rerank_by_text_gives_the_models_scores_sorted(stubs, reference):
     ids = list(DOCUMENTS)
     candidates = [pb.TextRef(text=t) for t in texts_of(ids)]
     response = embed.Rerank(pb.RerankRequest(query=QUERY, candidates=candidates, return_text=True))
-    expected = reference(QUERY, texts_of(ids))
+    expected = reference.scores(QUERY, texts_of(ids))
     assert sorted(r.index for r in response.results) == list(range(len(ids)))
     for result in response.results:
         assert result.score == pytest.approx(expected[result.index], abs=1e-5)
@@ -135,7 +109,7 @@ def test_rerank_by_id_reads_the_stored_text_and_top_n_keeps_the_best(stubs, refe
         pb.TextRef(text=t) for t in texts_of(ids[2:])
     ]
     response = embed.Rerank(pb.RerankRequest(query=QUERY, candidates=candidates, top_n=2))
-    expected = reference(QUERY, texts_of(ids))
+    expected = reference.scores(QUERY, texts_of(ids))
     best = np.argsort(-expected, kind="stable")[:2].tolist()
     assert [r.index for r in response.results] == best
     assert [r.id for r in response.results] == [ids[i] if i < 2 else "" for i in best]
@@ -146,7 +120,7 @@ def test_rerank_by_id_reads_the_stored_text_and_top_n_keeps_the_best(stubs, refe
 def test_search_with_rerank_top_k_returns_the_cross_encoders_order(stubs, reference):
     _, index = stubs
     response = index.Search(pb.SearchRequest(text=QUERY, k=3, rerank_top_k=len(DOCUMENTS)))
-    expected = reference(QUERY, list(DOCUMENTS.values()))
+    expected = reference.scores(QUERY, list(DOCUMENTS.values()))
     best = [list(DOCUMENTS)[i] for i in np.argsort(-expected, kind="stable")[:3]]
     assert [h.id for h in response.hits] == best
     by_id = dict(zip(DOCUMENTS, expected, strict=True))
@@ -162,7 +136,7 @@ def test_batch_search_reranks_only_the_queries_that_ask(stubs, reference):
         pb.SearchRequest(text=QUERY, k=2),
     ]
     reranked, plain = index.BatchSearch(pb.BatchSearchRequest(queries=queries)).results
-    expected = reference("rain tomorrow", list(DOCUMENTS.values()))
+    expected = reference.scores("rain tomorrow", list(DOCUMENTS.values()))
     assert [h.id for h in reranked.hits] == [
         list(DOCUMENTS)[i] for i in np.argsort(-expected, kind="stable")[:2]
     ]
@@ -170,10 +144,10 @@ def test_batch_search_reranks_only_the_queries_that_ask(stubs, reference):
     assert [(h.id, h.score) for h in plain.hits] == [(h.id, h.score) for h in alone.hits]
 
 
-def test_info_names_the_cross_encoder_and_its_limits(stubs, cross_encoder_dir):
+def test_info_names_the_cross_encoder_and_its_limits(stubs, tiny_cross_encoder_dir):
     info = stubs[0].Info(pb.InfoRequest())
     assert info.cross_encoder_version == "ce-tiny"
-    assert info.cross_encoder_name == str(cross_encoder_dir)
+    assert info.cross_encoder_name == str(tiny_cross_encoder_dir)
     assert info.cross_encoder_max_seq_length == MAX_SEQ_LENGTH
     assert not info.cross_encoder_quantized
     assert info.limits.max_rerank_candidates == 8 and info.limits.max_rerank_chars == 300
