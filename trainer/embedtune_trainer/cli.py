@@ -29,6 +29,9 @@ def _register_export(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
         help="export a model folder to ONNX (onnx/model.onnx, and onnx/model_qint8.onnx with --quantize)",
+        description="A cross-encoder folder (sentence-transformers CrossEncoder format) is detected and "
+        "exported with a `logits` output, and its facts (num_labels, activation, max_seq_length) are "
+        "written to embedtune.json; any other model exports as a sentence encoder.",
     )
     parser.add_argument("--model", required=True, help="model folder, Hub id, or 'default' (bundled)")
     parser.add_argument(

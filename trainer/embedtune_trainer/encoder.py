@@ -11,6 +11,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from embedtune_trainer.model_card import ModelCardData, render_model_card
+from embedtune_trainer.model_kind import ModelKind
 from embedtune_trainer.modules import Transformer
 from embedtune_trainer.st_format import (
     DEFAULT_HUB_ID,
@@ -27,6 +28,8 @@ class SentenceEncoder(nn.Sequential):
     `forward` takes tokenised features and returns them with "token_embeddings" and
     "sentence_embedding" added, the shape losses and the ONNX export rely on.
     """
+
+    kind = ModelKind.BI_ENCODER
 
     def __init__(self, modules: Sequence[nn.Module], name: str | None = None) -> None:
         if not modules or not isinstance(modules[0], Transformer):

@@ -2,7 +2,9 @@
 
 Outlier channels are a property of the trained weights, visible on almost any
 input, so a few dozen varied sentences written for this purpose find them; no
-dataset has to be shipped or downloaded. Callers may pass their own texts.
+dataset has to be shipped or downloaded. Callers may pass their own texts. A
+cross-encoder reads pairs: each text is paired with its neighbour in length order, so
+the pairs vary as much as the texts and a batch still pads little.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from embedtune_trainer.model_kind import ModelKind
+
 if TYPE_CHECKING:
+    from embedtune_trainer.cross_encoder import CrossEncoder
     from embedtune_trainer.encoder import SentenceEncoder
 
 CALIBRATION_TEXTS: tuple[str, ...] = (
@@ -70,11 +75,13 @@ CALIBRATION_TEXTS: tuple[str, ...] = (
 
 
 def calibration_batches(
-    encoder: SentenceEncoder, texts: Sequence[str] = CALIBRATION_TEXTS, batch_size: int = 16
+    model: SentenceEncoder | CrossEncoder, texts: Sequence[str] = CALIBRATION_TEXTS, batch_size: int = 16
 ) -> list[dict[str, np.ndarray]]:
-    """The encoder's graph inputs for `texts`, in batches of similar length (little padding)."""
+    """The model's graph inputs for `texts`, in batches of similar length (little padding)."""
     ordered = sorted(texts, key=len)
+    neighbours = [*ordered[1:], ordered[0]]
+    inputs = ordered if model.kind is ModelKind.BI_ENCODER else list(zip(ordered, neighbours, strict=True))
     return [
-        {name: tensor.numpy() for name, tensor in encoder.tokenize(ordered[i : i + batch_size]).items()}
-        for i in range(0, len(ordered), batch_size)
+        {name: tensor.numpy() for name, tensor in model.tokenize(inputs[i : i + batch_size]).items()}
+        for i in range(0, len(inputs), batch_size)
     ]

@@ -4,7 +4,6 @@ folder with its model card, `embedtune.json`, and the ONNX export the server ser
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -13,8 +12,9 @@ from typing import Any
 from embedtune_trainer import __version__
 from embedtune_trainer.encoder import SentenceEncoder
 from embedtune_trainer.model_card import ModelCardData
+from embedtune_trainer.record import RECORD_FILE, model_facts, read_record, write_record
 
-RECORD_FILE = "embedtune.json"
+__all__ = ["RECORD_FILE", "read_record", "write_version_folder"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +36,11 @@ def write_version_folder(
         **record,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "embedtune_version": __version__,
-        "dimension": encoder.dimension,
-        "max_seq_length": encoder.max_seq_length,
+        **model_facts(encoder),
     }
     stamped["onnx"] = export_onnx and _export(folder, on_exported)
-    (folder / RECORD_FILE).write_text(json.dumps(stamped, indent=2, sort_keys=True) + "\n")
+    write_record(folder, stamped)
     return sorted(p for p in folder.rglob("*") if p.is_file() and "checkpoints" not in p.parts)
-
-
-def read_record(folder: Path) -> dict[str, Any]:
-    path = Path(folder) / RECORD_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _export(folder: Path, on_exported: Callable[[Path], None] | None) -> bool:
