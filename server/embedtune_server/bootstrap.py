@@ -150,7 +150,8 @@ def cross_encoder_folder(
     folder = settings.home / CROSS_ENCODERS_DIR / _export_name(source)
     if is_model_folder(folder):
         return folder
-    partial = folder.with_name(f".{folder.name}.partial")
+    # Exported under its final name (the export records that name as the version), then moved in.
+    partial = folder.parent / ".partial" / folder.name
     if partial.exists():  # left over from an export that did not finish
         shutil.rmtree(partial)
     partial.parent.mkdir(parents=True, exist_ok=True)
@@ -159,6 +160,7 @@ def cross_encoder_folder(
     if not is_model_folder(partial):
         raise RuntimeError(f"the trainer's export finished but {partial} has no onnx/model.onnx")
     replace_durably(partial, folder)
+    partial.parent.rmdir()
     return folder
 
 
