@@ -177,6 +177,13 @@ class InputQueue:
         self._pending: list[_Entry] = []
         self._running: dict[int, list[_Entry]] = {}
         self._closed = False
+        self._reported = 0
+
+    def _report_size(self) -> None:
+        """Move the queue-size gauge by this queue's change, so it sums every live queue (the
+        encoder's and the cross-encoder's, and two encoders' during a swap); under the lock."""
+        self._metrics.queue_size.inc(len(self._pending) - self._reported)
+        self._reported = len(self._pending)
 
     @property
     def closed(self) -> bool:
@@ -188,7 +195,7 @@ class InputQueue:
             if self._closed:
                 raise BatcherClosedError("server is shutting down")
             self._pending.extend(entries)
-            self._metrics.queue_size.set(len(self._pending))
+            self._report_size()
             self._changed.notify()
 
     def next_batch(self, stream: int, wait: bool = True) -> list[_Entry] | None:
@@ -207,13 +214,13 @@ class InputQueue:
                 self._pending = live
                 if live:
                     break
-                self._metrics.queue_size.set(0)
+                self._report_size()
                 if not wait:
                     return None
                 self._changed.wait()
             batch, self._pending = cut_batch(live, self._max_batch_requests, self._max_batch_tokens)
             self._running[stream] = batch
-            self._metrics.queue_size.set(len(self._pending))
+            self._report_size()
             if self._pending:
                 self._changed.notify()  # another free stream may cut the rest
             return batch
@@ -224,6 +231,7 @@ class InputQueue:
             self._closed = True
             left = self._pending + [entry for batch in self._running.values() for entry in batch]
             self._pending = []
+            self._report_size()
             self._running.clear()
             self._changed.notify_all()
             return left
