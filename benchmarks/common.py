@@ -47,15 +47,9 @@ def stsb_sentences(split: str = "dev") -> list[str]:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    from embedtune_trainer.bench.pairs_command import machine as cpu_and_cores
+
+    return f"{cpu_and_cores()}, Python {platform.python_version()}, {platform.system()}"
 
 
 def write_section(title: str, body: str) -> None:

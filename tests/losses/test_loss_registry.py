@@ -69,8 +69,8 @@ def test_every_loss_builds_and_declares_what_it_takes(name: str) -> None:
     assert loss.shapes and loss.label_kind in (None, "int", "float")
     assert all(s.has_label == (loss.label_kind is not None) for s in loss.shapes)
     for shape in loss.shapes:
-        assert name in losses_for_shape(shape)
-        assert name in losses_fitting(shape, loss.label_kind)
+        assert name in losses_for_shape(shape, loss.model_kind)
+        assert name in losses_fitting(shape, loss.label_kind, loss.model_kind)
     assert isinstance(loss.config(), dict)
 
 

@@ -1,5 +1,5 @@
-"""The trainer's subcommands of `embedtune`: export, train, evaluate, push, and the two the
-server runs as child processes: losses (`--json`) and feedback-train.
+"""The trainer's subcommands of `embedtune`: export, train, evaluate, push, bench, and the two
+the server runs as child processes: losses (`--json`) and feedback-train.
 
 `register` only declares arguments; each handler imports torch and friends when it
 runs, so listing the commands (or running `embedtune serve`) stays light.
@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_push(subparsers)
     _register_losses(subparsers)
     _register_feedback_train(subparsers)
+    _register_bench(subparsers)
 
 
 def _register_export(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +54,10 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _register_train(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="fine-tune an encoder and write a model version folder")
+    parser = subparsers.add_parser(
+        "train",
+        help="fine-tune an encoder (or with --cross-encoder a cross-encoder); write a model version folder",
+    )
     parser.add_argument("--data", required=True, help="CSV/TSV/JSON/JSONL/Parquet file or Hub dataset id")
     parser.add_argument("--output", required=True, type=Path, help="the model version folder to write")
     parser.add_argument("--loss", help="loss name (default: the tutorial's loss for the data's shape)")
@@ -65,6 +69,13 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
         help="a loss hyperparameter, e.g. margin=0.5 (repeatable)",
     )
     parser.add_argument("--base", default="default", help="'default' (bundled), a model folder or a Hub id")
+    parser.add_argument(
+        "--cross-encoder",
+        action="store_true",
+        help="train a cross-encoder scoring (text1, text2) pairs: --base is a cross-encoder folder, or a "
+        "transformer ('default': the bundled MiniLM) that gets a new head; labelled pairs train as they "
+        "are, triplets as a positive (1) and a negative (0) pair",
+    )
     parser.add_argument(
         "--shape",
         help="1/labeled_pair, 2/positive_pair, 3/labeled_text, 4/triplet (default: detect from the columns)",
@@ -134,6 +145,7 @@ def _run_train(args: argparse.Namespace) -> int:
             loss=args.loss,
             loss_options=_key_values(args.loss_option),
             base=args.base,
+            cross_encoder=args.cross_encoder,
             data_settings=DataSettings(
                 shape=_shape(args.shape),
                 split=args.split,
@@ -330,6 +342,14 @@ def _run_feedback_train(args: argparse.Namespace) -> int:
         print(f"embedtune feedback-train: error: {message}", file=sys.stderr)
         return 2
     return 0
+
+
+def _register_bench(subparsers: argparse._SubParsersAction) -> None:
+    from embedtune_trainer.bench import pairs_command
+
+    parser = subparsers.add_parser("bench", help="experiments timed on this machine with your models")
+    experiments = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
+    pairs_command.register(experiments)
 
 
 def _positive_int(text: str) -> int:

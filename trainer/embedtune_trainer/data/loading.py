@@ -38,6 +38,11 @@ class TrainingData:
     def __len__(self) -> int:
         return len(self.dataset)
 
+    @property
+    def class_count(self) -> int:
+        """Classes in class-labelled data: its class names, else the largest class id + 1."""
+        return len(self.label_names) if self.label_names else int(max(self.dataset[LABEL])) + 1
+
 
 def load_data(
     source: DataSource, settings: DataSettings | None = None, rule: LabelRule | None = None

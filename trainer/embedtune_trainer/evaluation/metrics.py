@@ -156,6 +156,22 @@ def rank_corpus(scores: np.ndarray, corpus_ids: Sequence[str], k: int) -> list[l
     return [[corpus_ids[j] for j in row] for row in top[rows, order]]
 
 
+# --- Classes ---------------------------------------------------------------------------------
+
+
+def macro_f1(predicted: np.ndarray, labels: np.ndarray) -> float:
+    """F1 of each class present in `labels` or `predicted`, averaged with equal weight."""
+    predicted, labels = np.asarray(predicted), np.asarray(labels)
+    if predicted.shape != labels.shape or len(labels) == 0:
+        raise ValueError(f"F1 needs equal non-empty label arrays, got {predicted.shape} and {labels.shape}")
+    scores = []
+    for cls in np.union1d(predicted, labels):
+        true_positives = np.sum((predicted == cls) & (labels == cls))
+        denominator = np.sum(predicted == cls) + np.sum(labels == cls)
+        scores.append(2 * true_positives / denominator)
+    return float(np.mean(scores))
+
+
 # --- Binary classification -------------------------------------------------------------------
 
 

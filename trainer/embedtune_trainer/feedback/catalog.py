@@ -11,6 +11,7 @@ from typing import Any
 
 from embedtune_trainer.feedback.kinds import FEEDBACK_KINDS, label_kinds
 from embedtune_trainer.losses import registry
+from embedtune_trainer.model_kind import ModelKind
 
 NO_LABEL = "none"  # the catalog's key for data without a label
 
@@ -19,11 +20,12 @@ def loss_names() -> dict[str, str]:
     """Every lowercase spelling `registry.canonical_name` accepts for a loss that trains on its own.
 
     Wrappers (MatryoshkaLoss) are left out: they need a second loss to wrap, which a
-    feedback kind's single loss name cannot say.
+    feedback kind's single loss name cannot say. So are cross-encoder losses.
     """
+    losses = registry.losses_of(ModelKind.BI_ENCODER)  # feedback trains the served bi-encoder
     spellings = [
-        *(name.lower() for name in registry.LOSSES),
-        *(name.lower().removesuffix("loss") for name in registry.LOSSES),
+        *(name.lower() for name in losses),
+        *(name.lower().removesuffix("loss") for name in losses),
         *registry.ALIASES,
     ]
     return {spelling: registry.canonical_name(spelling) for spelling in spellings}

@@ -11,6 +11,7 @@ from embedtune_trainer.losses.batch_semi_hard_triplet import (
     BatchSemiHardTripletLoss,
     batch_semi_hard_triplet_loss,
 )
+from embedtune_trainer.losses.binary_cross_entropy import BinaryCrossEntropyLoss
 from embedtune_trainer.losses.cached_multiple_negatives_ranking import (
     CachedMultipleNegativesRankingLoss,
     CachedMultipleNegativesSymmetricRankingLoss,
@@ -18,15 +19,18 @@ from embedtune_trainer.losses.cached_multiple_negatives_ranking import (
 from embedtune_trainer.losses.contrastive import ContrastiveLoss, contrastive_loss
 from embedtune_trainer.losses.cosent import CoSENTLoss, cosent_loss
 from embedtune_trainer.losses.cosine_similarity import CosineSimilarityLoss, cosine_similarity_loss
+from embedtune_trainer.losses.cross_entropy import CrossEntropyLoss
 from embedtune_trainer.losses.gradcache import GradCachedLoss, grad_cached_loss
 from embedtune_trainer.losses.matryoshka import MatryoshkaLoss, matryoshka_loss
 from embedtune_trainer.losses.mega_batch_margin import MegaBatchMarginLoss, mega_batch_margin_loss
+from embedtune_trainer.losses.mse import MSELoss
 from embedtune_trainer.losses.multiple_negatives_ranking import (
     MultipleNegativesRankingLoss,
     MultipleNegativesSymmetricRankingLoss,
     multiple_negatives_ranking_loss,
 )
 from embedtune_trainer.losses.online_contrastive import OnlineContrastiveLoss, online_contrastive_loss
+from embedtune_trainer.losses.pair_score import PairScoreLoss
 from embedtune_trainer.losses.registry import (
     build_loss,
     check_loss_fits,
@@ -43,19 +47,23 @@ __all__ = [
     "BatchHardSoftMarginTripletLoss",
     "BatchHardTripletLoss",
     "BatchSemiHardTripletLoss",
+    "BinaryCrossEntropyLoss",
     "CachedMultipleNegativesRankingLoss",
     "CachedMultipleNegativesSymmetricRankingLoss",
     "CoSENTLoss",
     "ContrastiveLoss",
     "CosineSimilarityLoss",
+    "CrossEntropyLoss",
     "EmbeddingLoss",
     "GradCachedLoss",
+    "MSELoss",
     "MatryoshkaLoss",
     "MegaBatchMarginLoss",
     "MultipleNegativesRankingLoss",
     "MultipleNegativesSymmetricRankingLoss",
     "OnlineContrastiveLoss",
     "PairFeatures",
+    "PairScoreLoss",
     "SoftmaxLoss",
     "TripletLoss",
     "batch_all_triplet_loss",

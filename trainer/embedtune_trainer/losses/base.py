@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from embedtune_trainer.data.shapes import DataShape
+from embedtune_trainer.model_kind import ModelKind
 
 Features = dict[str, torch.Tensor]
 
@@ -25,6 +26,8 @@ class EmbeddingLoss(nn.Module):
     shapes: ClassVar[frozenset[DataShape]] = frozenset()
     # "float", "int" or None (no label): checked against the data before training.
     label_kind: ClassVar[str | None] = None
+    # The kind of model the loss trains (cross-encoder losses: `pair_score.PairScoreLoss`).
+    model_kind: ClassVar[ModelKind] = ModelKind.BI_ENCODER
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()

@@ -12,6 +12,13 @@ that it additionally needs hard positives and negatives, and on a batch where th
 hardest pair is an outlier or a mislabel it learns from that one triplet alone, where
 BatchAll averages over every active triplet (it is also the loss ST's TREC batch-triplet
 example trains with).
+
+Cross-encoder losses (`pair_score.PairScoreLoss`) sit in the same registry, declaring the
+model kind they train; every lookup takes the model kind (bi-encoder unless said), so a
+bi-encoder loss is refused for a cross-encoder and the other way round. A cross-encoder's
+data is always pairs (triplets arrive expanded), and BinaryCrossEntropyLoss is the default
+for scores and 0/1 labels alike, as in sentence-transformers' cross-encoder examples;
+class ids need CrossEntropyLoss, named explicitly.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from embedtune_trainer.losses.batch_all_triplet import BatchAllTripletLoss
 from embedtune_trainer.losses.batch_hard_soft_margin_triplet import BatchHardSoftMarginTripletLoss
 from embedtune_trainer.losses.batch_hard_triplet import BatchHardTripletLoss
 from embedtune_trainer.losses.batch_semi_hard_triplet import BatchSemiHardTripletLoss
+from embedtune_trainer.losses.binary_cross_entropy import BinaryCrossEntropyLoss
 from embedtune_trainer.losses.cached_multiple_negatives_ranking import (
     CachedMultipleNegativesRankingLoss,
     CachedMultipleNegativesSymmetricRankingLoss,
@@ -34,8 +42,10 @@ from embedtune_trainer.losses.cached_multiple_negatives_ranking import (
 from embedtune_trainer.losses.contrastive import ContrastiveLoss
 from embedtune_trainer.losses.cosent import CoSENTLoss
 from embedtune_trainer.losses.cosine_similarity import CosineSimilarityLoss
+from embedtune_trainer.losses.cross_entropy import CrossEntropyLoss
 from embedtune_trainer.losses.matryoshka import MatryoshkaLoss
 from embedtune_trainer.losses.mega_batch_margin import MegaBatchMarginLoss
+from embedtune_trainer.losses.mse import MSELoss
 from embedtune_trainer.losses.multiple_negatives_ranking import (
     MultipleNegativesRankingLoss,
     MultipleNegativesSymmetricRankingLoss,
@@ -43,6 +53,7 @@ from embedtune_trainer.losses.multiple_negatives_ranking import (
 from embedtune_trainer.losses.online_contrastive import OnlineContrastiveLoss
 from embedtune_trainer.losses.softmax import SoftmaxLoss
 from embedtune_trainer.losses.triplet import TripletLoss
+from embedtune_trainer.model_kind import ModelKind
 
 LOSSES: MappingProxyType[str, type[EmbeddingLoss]] = MappingProxyType(
     {
@@ -63,6 +74,9 @@ LOSSES: MappingProxyType[str, type[EmbeddingLoss]] = MappingProxyType(
             BatchAllTripletLoss,
             BatchHardSoftMarginTripletLoss,
             BatchSemiHardTripletLoss,
+            BinaryCrossEntropyLoss,
+            MSELoss,
+            CrossEntropyLoss,
         )
     }
 )
@@ -78,7 +92,7 @@ ALIASES: MappingProxyType[str, str] = MappingProxyType(
     }
 )
 
-# (shape, label kind of the data) -> default loss name.
+# (shape, label kind of the data) -> default loss name, for each model kind.
 DEFAULT_LOSSES: MappingProxyType[tuple[DataShape, str | None], str] = MappingProxyType(
     {
         (DataShape.LABELED_PAIR, "float"): "CosineSimilarityLoss",
@@ -88,6 +102,13 @@ DEFAULT_LOSSES: MappingProxyType[tuple[DataShape, str | None], str] = MappingPro
         (DataShape.TRIPLET, None): "MultipleNegativesRankingLoss",  # see the module docstring
     }
 )
+CROSS_ENCODER_DEFAULT_LOSSES: MappingProxyType[tuple[DataShape, str | None], str] = MappingProxyType(
+    {
+        (DataShape.LABELED_PAIR, "float"): "BinaryCrossEntropyLoss",
+        (DataShape.LABELED_PAIR, "int"): "BinaryCrossEntropyLoss",
+    }
+)
+_DEFAULTS = {ModelKind.BI_ENCODER: DEFAULT_LOSSES, ModelKind.CROSS_ENCODER: CROSS_ENCODER_DEFAULT_LOSSES}
 
 # The label kinds a loss accepts for each kind it declares: an int label is a valid float
 # score (0/1 pairs train CosineSimilarityLoss fine), a float is never a valid class id.
@@ -118,33 +139,47 @@ def loss_class(name: str) -> type[EmbeddingLoss]:
     return LOSSES.get(registered) or WRAPPERS[registered]
 
 
-def default_loss(shape: DataShape, label_kind: str | None) -> str:
+def default_loss(
+    shape: DataShape, label_kind: str | None, model_kind: ModelKind = ModelKind.BI_ENCODER
+) -> str:
     """The tutorial's loss for this shape of data (label kind: "float", "int" or None)."""
     try:
-        return DEFAULT_LOSSES[(shape, label_kind)]
+        return _DEFAULTS[model_kind][(shape, label_kind)]
     except KeyError:
         raise ValueError(
-            f"{shape.name} data with label kind {label_kind!r} has no default loss; "
-            f"losses that fit {shape.name}: {', '.join(losses_for_shape(shape)) or 'none'}"
+            f"{shape.name} data with label kind {label_kind!r} has no default {model_kind.value} loss; "
+            f"{model_kind.value} losses that fit {shape.name}: "
+            f"{', '.join(losses_for_shape(shape, model_kind)) or 'none'}"
         ) from None
 
 
-def losses_for_shape(shape: DataShape) -> list[str]:
-    """Registered losses that train on this shape, whatever its labels."""
-    return [name for name, cls in LOSSES.items() if shape in cls.shapes]
+def losses_of(model_kind: ModelKind) -> list[str]:
+    """Registered losses that train this kind of model."""
+    return [name for name, cls in LOSSES.items() if cls.model_kind is model_kind]
 
 
-def losses_fitting(shape: DataShape, label_kind: str | None) -> list[str]:
+def losses_for_shape(shape: DataShape, model_kind: ModelKind = ModelKind.BI_ENCODER) -> list[str]:
+    """Registered losses of this model kind that train on this shape, whatever its labels."""
+    return [name for name in losses_of(model_kind) if shape in LOSSES[name].shapes]
+
+
+def losses_fitting(
+    shape: DataShape, label_kind: str | None, model_kind: ModelKind = ModelKind.BI_ENCODER
+) -> list[str]:
     """Registered losses that train on this shape with this label kind (None: unlabelled)."""
     return [
         name
-        for name in losses_for_shape(shape)
+        for name in losses_for_shape(shape, model_kind)
         if label_kind in ACCEPTED_LABEL_KINDS[LOSSES[name].label_kind]
     ]
 
 
 def check_loss_fits(
-    loss_name: str, shape: DataShape, label_kind: str | None, wrapped: str | None = None
+    loss_name: str,
+    shape: DataShape,
+    label_kind: str | None,
+    wrapped: str | None = None,
+    model_kind: ModelKind = ModelKind.BI_ENCODER,
 ) -> None:
     """Raise a ValueError, listing the losses that do fit, unless `loss_name` can train on this data.
 
@@ -154,10 +189,17 @@ def check_loss_fits(
     if name in WRAPPERS:
         if wrapped is None:
             raise ValueError(f"{name} wraps another loss: say which one to check against the data")
+        if model_kind is not ModelKind.BI_ENCODER:
+            raise ValueError(f"{name} wraps sentence-embedding losses; it cannot train a {model_kind.value}")
         check_loss_fits(wrapped, shape, label_kind)
         return
     cls = LOSSES[name]
-    fitting_shape = ", ".join(losses_for_shape(shape)) or "none"
+    if cls.model_kind is not model_kind:
+        raise ValueError(
+            f"{name} trains a {cls.model_kind.value}, not a {model_kind.value}; {model_kind.value} losses: "
+            f"{', '.join(losses_of(model_kind))}"
+        )
+    fitting_shape = ", ".join(losses_for_shape(shape, model_kind)) or "none"
     if shape not in cls.shapes:
         accepted = ", ".join(sorted(s.name for s in cls.shapes))
         raise ValueError(
@@ -165,7 +207,7 @@ def check_loss_fits(
             f"losses that fit {shape.name}: {fitting_shape}"
         )
     if label_kind not in ACCEPTED_LABEL_KINDS[cls.label_kind]:
-        fitting = ", ".join(losses_fitting(shape, label_kind)) or "none"
+        fitting = ", ".join(losses_fitting(shape, label_kind, model_kind)) or "none"
         raise ValueError(
             f"{name} needs {_describe(cls.label_kind)}, but the data has {_describe(label_kind, True)}; "
             f"losses that fit {shape.name} data with {_describe(label_kind)}: {fitting}"

@@ -19,12 +19,15 @@ import torch
 import transformers
 from torch.utils.data import Sampler
 
+from embedtune_trainer.cross_encoder import CrossEncoder
+from embedtune_trainer.cross_encoder.collator import PairCollator
 from embedtune_trainer.data import TrainingData
 from embedtune_trainer.data.columns import LABEL
 from embedtune_trainer.encoder import SentenceEncoder
 from embedtune_trainer.evaluation.evaluators import Evaluator, primary_key
 from embedtune_trainer.losses import registry
 from embedtune_trainer.losses.base import EmbeddingLoss
+from embedtune_trainer.model_kind import ModelKind
 from embedtune_trainer.training.collator import EncoderCollator, RoutingCollator
 from embedtune_trainer.training.dataset_mix import DatasetMix
 from embedtune_trainer.training.label_check import check_labels_against_loss
@@ -69,25 +72,31 @@ def label_kind(data: TrainingData) -> str | None:
     return "int" if all(isinstance(v, int) for v in data.dataset[LABEL]) else "float"
 
 
-def resolve_loss(data: TrainingData, loss: str | None) -> str:
-    """The registered name of `loss` (None: the default for the data), refused unless it fits the data."""
+def resolve_loss(data: TrainingData, loss: str | None, model_kind: ModelKind = ModelKind.BI_ENCODER) -> str:
+    """The registered name of `loss` (None: the default for the data), refused unless it fits the data
+    and the kind of model trained."""
     kind = label_kind(data)
-    name = registry.canonical_name(loss) if loss else registry.default_loss(data.shape, kind)
+    name = registry.canonical_name(loss) if loss else registry.default_loss(data.shape, kind, model_kind)
     try:
-        registry.check_loss_fits(name, data.shape, kind)
+        registry.check_loss_fits(name, data.shape, kind, model_kind=model_kind)
     except ValueError as exc:
         raise TrainingError(f"loss {name} does not fit the data ({data.source}): {exc}") from exc
     return name
 
 
 def build_part(
-    settings: TrainSettings, encoder: SentenceEncoder, data: TrainingData, loss_name: str
+    settings: TrainSettings, model: SentenceEncoder | CrossEncoder, data: TrainingData, loss_name: str
 ) -> TrainingPart:
     """Build the loss (`resolve_loss` checked it fits) and check every label against its rules."""
-    loss = _build_loss(settings, loss_name, encoder, data)
+    loss = _build_loss(settings, loss_name, model, data)
     if loss.label_kind is not None:
         labels = torch.tensor(data.dataset[LABEL], dtype=_label_dtype(loss.label_kind))
-        check_labels_against_loss(loss, labels, len(data.shape.text_columns), encoder.dimension)
+        # What the loss's maths receives: an embedding per text column, or a cross-encoder's logits.
+        if model.kind is ModelKind.CROSS_ENCODER:
+            columns, width = 1, model.num_labels
+        else:
+            columns, width = len(data.shape.text_columns), model.dimension
+        check_labels_against_loss(loss, labels, columns, width)
     return TrainingPart(data, loss_name, loss)
 
 
@@ -114,22 +123,12 @@ def encoder_trainer(
 
     `eval_dataset` (rows shaped like the first part) gives an eval_loss through the first loss.
     """
-    encoder = parts[0].loss.model
+    model = parts[0].loss.model
     mix = DatasetMix([part.data.dataset for part in parts])
     sampler = InterleavedBatchSampler(
         [_batch_sampler(settings, part) for part in parts], mix.offsets, seed=settings.seed
     )
-    collator = RoutingCollator(
-        [
-            EncoderCollator(
-                encoder.tokenize,
-                part.data.shape.text_columns,
-                _label_dtype(part.loss.label_kind),
-                merge_columns=settings.merge_columns and accepts_merged_columns(part.loss),
-            )
-            for part in parts
-        ]
-    )
+    collator = RoutingCollator([_collator(settings, model, part) for part in parts])
     return EncoderTrainer(
         losses=[part.loss for part in parts],
         batch_sampler=sampler,
@@ -157,19 +156,31 @@ def hyperparameters(settings: TrainSettings) -> dict[str, Any]:
     }
 
 
+def _collator(
+    settings: TrainSettings, model: SentenceEncoder | CrossEncoder, part: TrainingPart
+) -> EncoderCollator | PairCollator:
+    label_dtype = _label_dtype(part.loss.label_kind)
+    if model.kind is ModelKind.CROSS_ENCODER:
+        return PairCollator(model.tokenize, label_dtype)
+    return EncoderCollator(
+        model.tokenize,
+        part.data.shape.text_columns,
+        label_dtype,
+        merge_columns=settings.merge_columns and accepts_merged_columns(part.loss),
+    )
+
+
 def _label_dtype(label_kind: str | None) -> torch.dtype | None:
     return {"float": torch.float32, "int": torch.long}.get(label_kind)  # type: ignore[arg-type]
 
 
 def _build_loss(
-    settings: TrainSettings, loss_name: str, encoder: SentenceEncoder, data: TrainingData
+    settings: TrainSettings, loss_name: str, encoder: SentenceEncoder | CrossEncoder, data: TrainingData
 ) -> EmbeddingLoss:
     options = dict(settings.loss_options)
     parameters = inspect.signature(registry.loss_class(loss_name)).parameters
     if "num_labels" in parameters and "num_labels" not in options:
-        options["num_labels"] = (
-            len(data.label_names) if data.label_names else int(max(data.dataset[LABEL])) + 1
-        )
+        options["num_labels"] = data.class_count
     try:
         loss = registry.build_loss(loss_name, encoder, **options)
         if settings.matryoshka_dims:
@@ -183,7 +194,12 @@ def _build_loss(
 
 def _batch_sampler(settings: TrainSettings, part: TrainingPart) -> Sampler[list[int]]:
     batching = settings.batching
-    if batching is Batching.AUTO:
+    if batching is Batching.AUTO and part.loss.model_kind is ModelKind.CROSS_ENCODER:
+        # A pair's length says something about its label (a positive is often about as long as its
+        # query, a triplet's negative not), so length-grouped batches lean to one label and BCE
+        # learns the lean; random batches, as sentence-transformers trains cross-encoders.
+        batching = Batching.RANDOM
+    elif batching is Batching.AUTO:
         batching = Batching.NO_DUPLICATES if part.loss_name in IN_BATCH_NEGATIVE_LOSSES else Batching.LENGTH
     dataset = part.data.dataset
     columns = part.data.shape.text_columns

@@ -12,6 +12,10 @@ import datasets
 import transformers
 from transformers.trainer_utils import get_last_checkpoint
 
+from embedtune_trainer.cross_encoder import CrossEncoder
+from embedtune_trainer.cross_encoder.building import cross_encoder_for
+from embedtune_trainer.cross_encoder.evaluators import evaluator_for_pairs
+from embedtune_trainer.cross_encoder.pairs import pair_data
 from embedtune_trainer.data import DataSettings, DataShape, TrainingData, load_data
 from embedtune_trainer.data.validation import check_batch_size
 from embedtune_trainer.encoder import SentenceEncoder
@@ -19,6 +23,7 @@ from embedtune_trainer.evaluation.evaluators import Evaluator, evaluate_all
 from embedtune_trainer.evaluation.loading import evaluator_for_data
 from embedtune_trainer.losses.base import EmbeddingLoss
 from embedtune_trainer.model_card import ModelCardData
+from embedtune_trainer.model_kind import ModelKind
 from embedtune_trainer.training.assembly import (
     TrainingError,
     build_part,
@@ -42,15 +47,26 @@ def train(settings: TrainSettings) -> TrainResult:
     resume_from = _resume_checkpoint(settings, output / CHECKPOINTS)
     transformers.set_seed(settings.seed)
 
-    encoder = (
-        settings.base if isinstance(settings.base, SentenceEncoder) else SentenceEncoder.load(settings.base)
-    )
-    data = _load_training_data(settings, encoder)
-    part = build_part(settings, encoder, data, resolve_loss(data, settings.loss))
+    if settings.cross_encoder:
+        data = pair_data(load_data(settings.data, settings.data_settings))
+        loss_name = resolve_loss(data, settings.loss, ModelKind.CROSS_ENCODER)
+        try:
+            encoder = cross_encoder_for(settings.base, data, loss_name)
+        except ValueError as exc:
+            raise TrainingError(f"--base {settings.base}: {exc}") from exc
+    else:
+        encoder = (
+            settings.base
+            if isinstance(settings.base, SentenceEncoder)
+            else SentenceEncoder.load(settings.base)
+        )
+        data = _load_training_data(settings, encoder)
+        loss_name = resolve_loss(data, settings.loss)
+    part = build_part(settings, encoder, data, loss_name)
     loss = part.loss
     check_batch_size(len(data), settings.batch_size)
 
-    evaluator, eval_dataset = _evaluation(settings, data.shape)
+    evaluator, eval_dataset = _evaluation(settings, encoder, data.shape)
     metrics_before = evaluate_all([evaluator], encoder) if evaluator else {}
 
     trainer = encoder_trainer(settings, [part], output / CHECKPOINTS, evaluator, eval_dataset)
@@ -83,6 +99,9 @@ def train(settings: TrainSettings) -> TrainResult:
 
 def _check_settings(settings: TrainSettings, output: Path) -> None:
     check_hyperparameters(settings)
+    if settings.cross_encoder and (settings.mining or settings.matryoshka_dims):
+        option = "hard-negative mining" if settings.mining else "Matryoshka dimensions"
+        raise TrainingError(f"{option} shape sentence embeddings; a cross-encoder has none")
     if (output / RECORD_FILE).is_file():
         raise TrainingError(f"{output} already holds a trained model version; choose another --output")
 
@@ -110,13 +129,18 @@ def _load_training_data(settings: TrainSettings, encoder: SentenceEncoder) -> Tr
 
 
 def _evaluation(
-    settings: TrainSettings, shape: DataShape
+    settings: TrainSettings, model: SentenceEncoder | CrossEncoder, shape: DataShape
 ) -> tuple[Evaluator | None, datasets.Dataset | None]:
-    """The evaluator for --eval-data, and the same rows for eval_loss when they have the training shape."""
+    """The evaluator for --eval-data, and the same rows for eval_loss when they have the training shape
+    (a cross-encoder's held-out triplets as pairs, as its training data is)."""
     if settings.eval_data is None:
         return None, None
-    evaluator = evaluator_for_data(settings.eval_data)
     held_out = load_data(settings.eval_data, DataSettings(label_scale=settings.data_settings.label_scale))
+    if model.kind is ModelKind.CROSS_ENCODER:
+        evaluator = evaluator_for_pairs(settings.eval_data, model.num_labels)
+        held_out = pair_data(held_out)
+    else:
+        evaluator = evaluator_for_data(settings.eval_data)
     return evaluator, held_out.dataset if held_out.shape is shape else None
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from embedtune_trainer.cross_encoder import CrossEncoder
 from embedtune_trainer.data import DataSettings
 from embedtune_trainer.data.sources import DataSource
 from embedtune_trainer.encoder import SentenceEncoder
@@ -15,7 +16,7 @@ from embedtune_trainer.encoder import SentenceEncoder
 class Batching(enum.Enum):
     """How rows are grouped into batches."""
 
-    AUTO = "auto"  # no-duplicates for in-batch-negative losses, length-grouped otherwise
+    AUTO = "auto"  # no-duplicates for in-batch-negative losses, random for cross-encoders, else length
     RANDOM = "random"
     LENGTH = "length"
     NO_DUPLICATES = "no-duplicates"
@@ -39,7 +40,8 @@ class TrainSettings:
     output: Path
     loss: str | None = None  # None: the default loss for the data's shape
     loss_options: dict[str, Any] = field(default_factory=dict)
-    base: str | SentenceEncoder = "default"  # "default" (bundled), a folder, a Hub id, or an encoder
+    base: str | SentenceEncoder | CrossEncoder = "default"  # "default" (bundled), a folder, a Hub id, a model
+    cross_encoder: bool = False  # train a cross-encoder (pairs → score) from `base` instead of a bi-encoder
     data_settings: DataSettings = field(default_factory=DataSettings)
     eval_data: DataSource | None = None
     epochs: float = 1.0

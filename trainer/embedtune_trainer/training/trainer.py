@@ -1,4 +1,4 @@
-"""`EncoderTrainer`: transformers.Trainer driving an embedding loss over a SentenceEncoder.
+"""`EncoderTrainer`: transformers.Trainer driving a loss over a SentenceEncoder (or a CrossEncoder).
 
 The Trainer's "model" is the loss module (each loss holds the encoder as `loss.model`), so
 the optimiser also sees a loss's own parameters (SoftmaxLoss's classifier) and DDP wraps one
@@ -11,8 +11,8 @@ library's. What changes:
   encoder: batches come from our batch samplers (one dataset per batch), tokenised by
   that dataset's `EncoderCollator` (`RoutingCollator`);
 - `compute_loss` calls the batch's dataset's loss on `features` + `labels`;
-- checkpoints hold the encoder in the sentence-transformers folder format (loadable by
-  `SentenceEncoder.load`) plus the loss's own parameters, and are loaded back the same way;
+- checkpoints hold the model in its sentence-transformers folder format (loadable by its
+  class's `load`) plus the loss's own parameters, and are loaded back the same way;
 - evaluation adds the evaluator's metrics (e.g. eval_sts_spearman_cosine) to eval_loss.
 """
 
@@ -28,6 +28,7 @@ import torch
 import transformers
 from torch.utils.data import DataLoader, Sampler
 
+from embedtune_trainer.cross_encoder import CrossEncoder
 from embedtune_trainer.encoder import SentenceEncoder
 from embedtune_trainer.evaluation.evaluators import Evaluator, evaluate_all
 from embedtune_trainer.losses.base import EmbeddingLoss
@@ -92,7 +93,7 @@ class EncoderTrainer(transformers.Trainer):
         self.evaluator = evaluator
 
     @property
-    def encoder(self) -> SentenceEncoder:
+    def encoder(self) -> SentenceEncoder | CrossEncoder:
         return self.model.encoder
 
     # --- data ------------------------------------------------------------------------------
@@ -182,7 +183,7 @@ class EncoderTrainer(transformers.Trainer):
         self._load_encoder_folder(Path(self.state.best_model_checkpoint))
 
     def _load_encoder_folder(self, folder: Path) -> None:
-        saved = SentenceEncoder.load(folder)
+        saved = type(self.encoder).load(folder)
         self.encoder.load_state_dict(saved.state_dict())
         loss_file = folder / LOSS_STATE_FILE
         if loss_file.is_file():

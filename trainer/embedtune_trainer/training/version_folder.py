@@ -1,4 +1,4 @@
-"""Write a trained encoder as a model version folder (see DESIGN.md): the sentence-transformers
+"""Write a trained model (either kind) as a model version folder (see DESIGN.md): the sentence-transformers
 folder with its model card, `embedtune.json`, and the ONNX export the server serves."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from embedtune_trainer import __version__
+from embedtune_trainer.cross_encoder import CrossEncoder
 from embedtune_trainer.encoder import SentenceEncoder
 from embedtune_trainer.model_card import ModelCardData
 from embedtune_trainer.record import RECORD_FILE, model_facts, read_record, write_record
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 def write_version_folder(
-    encoder: SentenceEncoder,
+    encoder: SentenceEncoder | CrossEncoder,
     folder: Path,
     card: ModelCardData,
     record: dict[str, Any],

@@ -1,0 +1,1 @@
+"""Experiments users run on their own machine and models (`embedtune bench ...`)."""
