@@ -290,3 +290,16 @@ def test_a_folder_that_is_not_a_cross_encoder_stops_the_server_with_one_line(poo
         pool.start("--cross-encoder", str(tiny_model_dir))
     assert "--cross-encoder" in str(caught.value) and "embedtune.json" in str(caught.value)
     assert "Traceback" not in str(caught.value)
+
+
+def test_cross_encoder_quantize_scores_with_the_int8_graph(pool, tiny_cross_encoder_dir, reference):
+    server = pool.start("--cross-encoder", str(tiny_cross_encoder_dir), "--cross-encoder-quantize")
+    texts = list(DOCUMENTS.values())
+    with server.channel() as channel:
+        embed, _, _ = server.stubs(channel)
+        assert embed.Info(pb.InfoRequest()).cross_encoder_quantized
+        response = embed.Rerank(pb.RerankRequest(query=QUERY, candidates=[pb.TextRef(text=t) for t in texts]))
+    served = np.array([r.score for r in sorted(response.results, key=lambda r: r.index)])
+    fp32 = reference.scores(QUERY, texts)
+    assert np.abs(served - fp32).max() > 1e-6  # not the fp32 graph
+    assert np.abs(served - fp32).max() < 0.05  # the same model, int8
