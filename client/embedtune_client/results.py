@@ -34,7 +34,8 @@ class Document:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result; `score` is the cosine similarity to the query."""
+    """One search result; `score` is the cosine similarity to the query, or with `rerank_top_k`
+    the cross-encoder's score."""
 
     id: str
     score: float
@@ -52,6 +53,34 @@ class SearchResults(list[Hit]):
 
     def __repr__(self) -> str:
         return f"SearchResults({list.__repr__(self)}, model_version={self.model_version!r})"
+
+
+@dataclass(frozen=True)
+class RerankResult:
+    """One reranked candidate: where it was in the list given, its document id ("" for a text
+    given inline), the cross-encoder's score (higher is more relevant) and, when asked, its text."""
+
+    index: int
+    score: float
+    id: str = ""
+    text: str = ""
+
+
+class RerankResults(list[RerankResult]):
+    """The candidates of one `rerank`, best first: a plain list that also says which cross-encoder scored."""
+
+    def __init__(
+        self,
+        results: Iterable[RerankResult] = (),
+        cross_encoder_version: str = "",
+        timings: Timings | None = None,
+    ):
+        super().__init__(results)
+        self.cross_encoder_version = cross_encoder_version
+        self.timings = timings or Timings()
+
+    def __repr__(self) -> str:
+        return f"RerankResults({list.__repr__(self)}, cross_encoder_version={self.cross_encoder_version!r})"
 
 
 @dataclass(frozen=True)
@@ -91,11 +120,16 @@ class Limits:
     max_id_bytes: int = 0
     max_document_chars: int = 0
     max_response_bytes: int = 0
+    max_rerank_candidates: int = 0
+    max_rerank_chars: int = 0
 
 
 @dataclass(frozen=True)
 class ServerInfo:
-    """The served model, its dimension, the index and the server's limits."""
+    """The served model, its dimension, the index and the server's limits.
+
+    `cross_encoder_version` is "" when the server has no cross-encoder (no `rerank`).
+    """
 
     model_version: str
     model_name: str
@@ -110,6 +144,10 @@ class ServerInfo:
     auth_required: bool
     # The server's resident memory when it answered (0 from a server that does not report it).
     rss_bytes: int = 0
+    cross_encoder_version: str = ""
+    cross_encoder_name: str = ""
+    cross_encoder_quantized: bool = False
+    cross_encoder_max_seq_length: int = 0
 
 
 @dataclass(frozen=True)

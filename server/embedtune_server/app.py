@@ -26,7 +26,7 @@ from grpc_reflection.v1alpha import reflection
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 from embedtune_server.auth import AuthInterceptor
-from embedtune_server.bootstrap import active_model
+from embedtune_server.bootstrap import active_model, cross_encoder_folder
 from embedtune_server.corpus import Corpus
 from embedtune_server.jobs.catalog import CatalogSource
 from embedtune_server.jobs.context import JobContext
@@ -37,7 +37,9 @@ from embedtune_server.jobs.runner import JobRunner
 from embedtune_server.launcher import HTTP_READY_LINE, READY_LINE
 from embedtune_server.malformed import MalformedRequestInterceptor
 from embedtune_server.metrics import MetricsInterceptor, ServerMetrics
+from embedtune_server.reranking import Reranker, load_reranker
 from embedtune_server.services.bundle import Servicers
+from embedtune_server.services.rerank import Reranking
 from embedtune_server.serving import BackendFactory, Capacity, StateBuilder, onnx_backend
 from embedtune_server.settings import ServerSettings
 from embedtune_server.state import ServingState, StateHolder
@@ -97,14 +99,10 @@ class EmbedtuneServer:
             log.warning("job %d: %s", job.id, job.reason)
         model = await asyncio.to_thread(active_model, settings, self.database, registry)
         await asyncio.to_thread(remove_leftovers, settings.home, self.database, registry, self.corpus)
-        builder = StateBuilder(
-            settings,
-            self.corpus,
-            Capacity.for_settings(settings, self.metrics),
-            self.metrics,
-            self._backend_factory,
-        )
+        capacity = Capacity.for_settings(settings, self.metrics)
+        builder = StateBuilder(settings, self.corpus, capacity, self.metrics, self._backend_factory)
         self.holder = StateHolder(await builder.build(model))
+        self.reranker = await self._load_reranker(capacity)
         # Read from the live state at each scrape: writes and swaps need not remember to update it.
         self.metrics.index_size.set_function(lambda: self.holder.current.index.size)
         self.jobs = JobContext(
@@ -118,7 +116,8 @@ class EmbedtuneServer:
             catalog=CatalogSource(settings.home / "jobs" / "loss-catalog.log"),
         )
         runner.finished_hooks.append(self._after_job)
-        servicers = Servicers.build(settings, self.holder, self.corpus, self.jobs)
+        reranking = Reranking(settings, self.corpus, self.reranker, self.metrics)
+        servicers = Servicers.build(settings, self.holder, self.corpus, self.jobs, reranking)
         self._server = self._build_grpc_server(servicers)
         if settings.http_port is not None:
             # Binds its port now: a taken one stops the start before either protocol serves.
@@ -140,6 +139,15 @@ class EmbedtuneServer:
     def http_port(self) -> int | None:
         """The HTTP edge's port, or None without --http-port."""
         return self._http.port if self._http is not None else None
+
+    async def _load_reranker(self, capacity: Capacity) -> Reranker | None:
+        """The `--cross-encoder`, exported first by the trainer if it has no ONNX graph; None without one."""
+        if self.settings.cross_encoder is None:
+            return None
+        folder = await asyncio.to_thread(cross_encoder_folder, self.settings)
+        reranker = await load_reranker(folder, self.settings, capacity, self.metrics)
+        log.info("reranking with cross-encoder %s (%s)", reranker.version, folder)
+        return reranker
 
     def _build_grpc_server(self, servicers: Servicers) -> grpc.aio.Server:
         settings = self.settings
@@ -221,6 +229,8 @@ class EmbedtuneServer:
         await self.jobs.runner.stop()
         state = self.holder.current
         await state.batcher.stop()
+        if self.reranker is not None:
+            await self.reranker.stop()
         await self._save_index(state)
         self.database.close()
         modules_file = os.environ.get(DEBUG_MODULES_ENV)

@@ -1,5 +1,10 @@
 """Token-budget batching: many small embedding requests become few well-filled batches.
 
+The batcher runs any backend with a tokenizer and an `infer`: for the encoder an input
+is a text and its output row an embedding; for the cross-encoder an input is a
+(query, text) pair and its output a score. It reads nothing of an encoded input but
+its length in tokens.
+
 The pipeline has three stages on their own threads, so tokenising the next requests
 overlaps ONNX Runtime running the current batch:
 
@@ -35,7 +40,7 @@ import asyncio
 import itertools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -59,17 +64,19 @@ class BatcherClosedError(Exception):
 
 
 class Tokenizer(Protocol):
-    def encode(
-        self, texts: Sequence[str], truncate: bool = True, direction: str = "right"
-    ) -> list[np.ndarray]: ...
+    """Inputs to encoded inputs, each as long (`len`) as its token count."""
+
+    def encode(self, texts: Sequence, truncate: bool = True, direction: str = "right") -> Sequence[Sized]: ...
 
 
-InferFn = Callable[[list[np.ndarray]], np.ndarray]
+# Encoded inputs to one output row each.
+InferFn = Callable[[list], np.ndarray]
 
 
 @dataclass(frozen=True)
 class EmbedResult:
-    """Embeddings of one request, in input order, with where its time went."""
+    """The outputs of one request (embeddings, or a cross-encoder's scores), in input order,
+    with where its time went."""
 
     embeddings: np.ndarray
     token_counts: list[int]
@@ -98,7 +105,7 @@ class _Request:
 class _Entry:
     request: _Request
     position: int
-    token_ids: np.ndarray
+    token_ids: Sized
     arrival: int
 
     @property
@@ -170,6 +177,13 @@ class InputQueue:
         self._pending: list[_Entry] = []
         self._running: dict[int, list[_Entry]] = {}
         self._closed = False
+        self._reported = 0
+
+    def _report_size(self) -> None:
+        """Move the queue-size gauge by this queue's change, so it sums every live queue (the
+        encoder's and the cross-encoder's, and two encoders' during a swap); under the lock."""
+        self._metrics.queue_size.inc(len(self._pending) - self._reported)
+        self._reported = len(self._pending)
 
     @property
     def closed(self) -> bool:
@@ -181,7 +195,7 @@ class InputQueue:
             if self._closed:
                 raise BatcherClosedError("server is shutting down")
             self._pending.extend(entries)
-            self._metrics.queue_size.set(len(self._pending))
+            self._report_size()
             self._changed.notify()
 
     def next_batch(self, stream: int, wait: bool = True) -> list[_Entry] | None:
@@ -200,13 +214,13 @@ class InputQueue:
                 self._pending = live
                 if live:
                     break
-                self._metrics.queue_size.set(0)
+                self._report_size()
                 if not wait:
                     return None
                 self._changed.wait()
             batch, self._pending = cut_batch(live, self._max_batch_requests, self._max_batch_tokens)
             self._running[stream] = batch
-            self._metrics.queue_size.set(len(self._pending))
+            self._report_size()
             if self._pending:
                 self._changed.notify()  # another free stream may cut the rest
             return batch
@@ -217,6 +231,7 @@ class InputQueue:
             self._closed = True
             left = self._pending + [entry for batch in self._running.values() for entry in batch]
             self._pending = []
+            self._report_size()
             self._running.clear()
             self._changed.notify_all()
             return left
@@ -270,10 +285,9 @@ class TokenBudgetBatcher:
         """Requests admitted by this batcher and not finished."""
         return self._in_flight
 
-    async def embed(
-        self, texts: Sequence[str], truncate: bool = True, direction: str = "right"
-    ) -> EmbedResult:
-        """Embed `texts`; raises OverloadedError at the admission limit, or the tokenizer's errors."""
+    async def embed(self, texts: Sequence, truncate: bool = True, direction: str = "right") -> EmbedResult:
+        """Run the backend on `texts` (the tokenizer's inputs: texts, or pairs for a cross-encoder);
+        raises OverloadedError at the admission limit, or the tokenizer's errors."""
         if self._queue.closed:
             raise BatcherClosedError("server is shutting down")
         self._admission.enter()
@@ -289,7 +303,7 @@ class TokenBudgetBatcher:
             self._in_flight -= 1
             self._admission.exit()
 
-    async def _run(self, token_ids: list[np.ndarray], tokenize_s: float) -> EmbedResult:
+    async def _run(self, token_ids: Sequence[Sized], tokenize_s: float) -> EmbedResult:
         request = _Request(self._loop.create_future(), len(token_ids), time.perf_counter())
         if request.size:
             self._queue.put(

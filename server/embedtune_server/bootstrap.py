@@ -5,10 +5,15 @@ the version its `active` file names, registered and recorded; else `--model` nam
 model version folder (it has onnx/model.onnx), registered where it is; else the trainer
 exports `--model` into models/v1 in a SUBPROCESS, so this process never imports torch.
 `--model` matters only for a home without an active version.
+
+The cross-encoder (`--cross-encoder`) is obtained the same way, at every start: a folder
+that has onnx/model.onnx is served where it is; anything else is exported by the
+trainer, once, into HOME/cross-encoders/ (delete that folder to export again).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -28,6 +33,7 @@ FIRST_VERSION = "v1"
 LEGACY_ACTIVE_FILE = "active"
 RECORD_FILE = "embedtune.json"
 MODELS_DIR = "models"
+CROSS_ENCODERS_DIR = "cross-encoders"
 # What a version's embedtune.json says that the registry keeps for ListModels.
 _DETAILS = ("losses", "feedback_counts", "metrics", "metrics_new", "metrics_active", "gate")
 
@@ -131,3 +137,38 @@ def _first_record(settings: ServerSettings, run: Callable[[Sequence[str]], objec
         shutil.rmtree(folder)
     replace_durably(partial, folder)
     return registered(folder, FIRST_VERSION, settings.model)
+
+
+def cross_encoder_folder(
+    settings: ServerSettings,
+    run: Callable[[Sequence[str]], object] = lambda cmd: subprocess.run(cmd, check=True),
+) -> Path:
+    """The exported folder of `--cross-encoder`: the folder given, or the trainer's export of it."""
+    source = str(settings.cross_encoder)
+    given = Path(source).expanduser()
+    if is_model_folder(given):
+        return given
+    folder = settings.home / CROSS_ENCODERS_DIR / _export_name(source)
+    if is_model_folder(folder):
+        return folder
+    # Exported under its final name (the export records that name as the version), then moved in.
+    partial = folder.parent / ".partial" / folder.name
+    if partial.exists():  # left over from an export that did not finish
+        shutil.rmtree(partial)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    log.info("exporting cross-encoder %r into %s", source, folder)
+    run(export_command(source, partial))
+    if not is_model_folder(partial):
+        raise RuntimeError(f"the trainer's export finished but {partial} has no onnx/model.onnx")
+    replace_durably(partial, folder)
+    partial.parent.rmdir()
+    return folder
+
+
+def _export_name(source: str) -> str:
+    """Where the export of `source` goes: its last part, and a digest of the whole (the resolved
+    path of a local folder) so two sources of the same name never share an export."""
+    path = Path(source).expanduser()
+    key = str(path.resolve()) if path.exists() else source
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return f"{path.name or 'cross-encoder'}-{digest}"

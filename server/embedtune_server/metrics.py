@@ -97,6 +97,13 @@ class ServerMetrics:
         )
         self.resident_memory.set_function(rss_bytes)
 
+        self.rerank_pairs = Counter(
+            "embedtune_rerank_pairs",
+            "(query, text) pairs scored by the cross-encoder, by method (Rerank, Search, BatchSearch)",
+            ["rpc"],
+            registry=r,
+        )
+
     def record_request(self, protocol: str, rpc: str, code: str, started: float) -> None:
         """Count one finished request and time it from `started` (a `time.perf_counter()` reading)."""
         self.requests.labels(protocol, rpc, code).inc()

@@ -48,6 +48,20 @@ class ServerSettings:
         metadata=_help("model for an empty home: a name the trainer exports, or a model version folder"),
     )
     quantize: bool = field(default=False, metadata=_help("serve onnx/model_qint8.onnx, not onnx/model.onnx"))
+    cross_encoder: str | None = field(
+        default=None,
+        metadata=_help(
+            "cross-encoder for Rerank and Search's rerank_top_k: a folder with onnx/ (served as is),"
+            " or a CrossEncoder folder or Hugging Face id the trainer exports once into HOME/cross-encoders/"
+        ),
+    )
+    cross_encoder_quantize: bool = field(
+        default=False,
+        metadata=_help(
+            "score with the cross-encoder's onnx/model_qint8.onnx (separate from --quantize, which"
+            " decides the index's vectors)"
+        ),
+    )
     # batching
     max_batch_tokens: int = field(
         default=16384, metadata=_help("token budget of one inference batch (inputs x longest input)")
@@ -89,6 +103,12 @@ class ServerSettings:
     max_request_bytes: int = field(
         default=4 * 1024 * 1024,
         metadata=_help("largest request: a gRPC message, or an HTTP body (refused before it is read whole)"),
+    )
+    max_rerank_candidates: int = field(
+        default=256, metadata=_help("most candidates of one Rerank, and largest rerank_top_k of a Search")
+    )
+    max_rerank_chars: int = field(
+        default=8192, metadata=_help("longest candidate text given inline to Rerank, in characters")
     )
     # runtime
     inference_streams: int = field(
@@ -170,7 +190,7 @@ class ServerSettings:
             "max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size",
             "max_input_chars", "max_document_chars", "max_search_k", "max_response_bytes",
             "max_metadata_entries", "max_metadata_bytes", "max_feedback_items", "max_id_bytes",
-            "max_request_bytes",
+            "max_request_bytes", "max_rerank_candidates", "max_rerank_chars",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:
@@ -188,6 +208,8 @@ class ServerSettings:
             )
         if self.http_port is not None and self.http_port < 0:
             raise ValueError(f"http_port must be 0 (a free port) or more, got {self.http_port}")
+        if self.cross_encoder is not None and not self.cross_encoder.strip():
+            raise ValueError(f"{flag('cross_encoder')} is empty: give a folder or a Hugging Face id")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
         for name in ("api_key", "admin_key"):

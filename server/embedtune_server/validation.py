@@ -39,14 +39,32 @@ class EmbedParams:
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """Exactly one of `text` and `vector`; `include_*` say which document fields its hits carry."""
+    """Exactly one of `text` and `vector`; `rerank_top_k` only with a text; `include_*` say
+    which document fields its hits carry."""
 
     text: str | None
     vector: list[float] | None
     k: int
     metadata_filter: dict[str, str]
+    rerank_top_k: int | None = None
     include_text: bool = True
     include_metadata: bool = True
+
+    @property
+    def retrieve_k(self) -> int:
+        """How many documents the index finds: `rerank_top_k` for the cross-encoder to cut to `k`."""
+        return self.rerank_top_k or self.k
+
+
+@dataclass(frozen=True)
+class RerankParams:
+    """A Rerank request, checked: each candidate is a text or a document id (the other None)."""
+
+    query: str
+    texts: list[str | None]
+    ids: list[str | None]
+    top_n: int
+    return_text: bool
 
 
 def _check_count(field: str, count: int, limit: int, limit_name: str) -> None:
@@ -159,9 +177,14 @@ def search_query(
         for name in ("include_text", "include_metadata")
     }
     kind = request.WhichOneof("query")
+    rerank_top_k = _rerank_top_k(request, settings, prefix)
+    if rerank_top_k is not None and kind == "vector":
+        raise ValidationError(
+            f"{prefix}rerank_top_k: needs a text query; the cross-encoder reads text, not a vector"
+        )
     if kind == "text":
         _check_text(f"{prefix}text", request.text, settings)
-        return SearchQuery(request.text, None, request.k, metadata_filter, **include)
+        return SearchQuery(request.text, None, request.k, metadata_filter, rerank_top_k, **include)
     if kind == "vector":
         values = list(request.vector.values)
         if len(values) != dimension:
@@ -179,11 +202,51 @@ def search_query(
     raise ValidationError(f"{prefix}query: set text or vector")
 
 
+def _rerank_top_k(request: pb.SearchRequest, settings: ServerSettings, prefix: str) -> int | None:
+    if not request.HasField("rerank_top_k"):
+        return None
+    top_k, limit = request.rerank_top_k, settings.max_rerank_candidates
+    if not request.k <= top_k <= limit:
+        raise ValidationError(
+            f"{prefix}rerank_top_k: {top_k} is outside k..max_rerank_candidates ({request.k}..{limit})"
+        )
+    return top_k
+
+
 def search_queries(
     request: pb.BatchSearchRequest, settings: ServerSettings, dimension: int
 ) -> list[SearchQuery]:
     _check_count("queries", len(request.queries), settings.max_client_batch_size, "max_client_batch_size")
     return [search_query(q, settings, dimension, f"queries[{i}]") for i, q in enumerate(request.queries)]
+
+
+def rerank_params(request: pb.RerankRequest, settings: ServerSettings) -> RerankParams:
+    if not request.query.strip():
+        raise ValidationError("query: empty; give the text to rank the candidates against")
+    _check_text("query", request.query, settings)
+    count = len(request.candidates)
+    _check_count("candidates", count, settings.max_rerank_candidates, "max_rerank_candidates")
+    texts: list[str | None] = []
+    ids: list[str | None] = []
+    for i, candidate in enumerate(request.candidates):
+        field = f"candidates[{i}]"
+        which = candidate.WhichOneof("ref")
+        if which == "text":
+            _check_text(f"{field}.text", candidate.text, settings, "max_rerank_chars")
+            texts.append(candidate.text)
+            ids.append(None)
+        elif which == "document_id":
+            _check_id(f"{field}.document_id", candidate.document_id, settings)
+            texts.append(None)
+            ids.append(candidate.document_id)
+        else:
+            raise ValidationError(f"{field}: set text or document_id")
+    top_n = count
+    if request.HasField("top_n"):
+        top_n = request.top_n
+        if not 1 <= top_n <= count:
+            raise ValidationError(f"top_n: {top_n} is outside 1..{count} (the number of candidates)")
+    return RerankParams(request.query, texts, ids, top_n, request.return_text)
 
 
 # The text roles of each feedback kind, and which two must differ.

@@ -1,8 +1,8 @@
 """Real servers on a tiny model: a whole training job (train, gate, export, re-embed, swap) takes seconds.
 
-The tiny encoder is built and exported once per session. Its servers run training
-with one torch thread: the test process and the server share two cores, and two
-threads then wait on each other at every operator.
+The tiny encoder (`tiny_model_dir`, tests/conftest.py) is built and exported once per
+session. Its servers run training with one torch thread: the test process and the server
+share two cores, and two threads then wait on each other at every operator.
 """
 
 from __future__ import annotations
@@ -11,19 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tiny_models import build_tiny_encoder
 
 from embedtune_server.launcher import ServerPool, ServerProcess
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    from embedtune_trainer.export import export_model_folder
-
-    folder = tmp_path_factory.mktemp("tiny-models") / "tiny"
-    build_tiny_encoder(dropout=0.0).save(folder)
-    export_model_folder(folder, quantize=True)
-    return folder
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The client's subcommands of `embedtune`: index, search, embed, info, health, feedback
+"""The client's subcommands of `embedtune`: index, search, rerank, embed, info, health, feedback
 (and jobs, models from cli/jobs.py).
 
 Each talks to a running server through `Client`. Failures print one line naming
@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     connection = remote.connection_flags()
     _register_index(subparsers, connection)
     _register_search(subparsers, connection)
+    _register_rerank(subparsers, connection)
     _register_embed(subparsers, connection)
     _register_info(subparsers, connection)
     _register_feedback(subparsers, connection)
@@ -127,6 +128,12 @@ def _register_search(subparsers: argparse._SubParsersAction, connection: argpars
         metavar="KEY=VALUE",
         help="only documents with this metadata (repeatable; all must match)",
     )
+    search.add_argument(
+        "--rerank-top-k",
+        type=int,
+        metavar="N",
+        help="find N documents, score them with the server's cross-encoder, print the best k",
+    )
     search.add_argument("--json", action="store_true", help="one JSON object per hit")
     search.add_argument(
         "--no-text", dest="include_text", action="store_false", help="ids and scores only: no texts"
@@ -143,6 +150,7 @@ def _search(args: argparse.Namespace) -> int:
             args.query,
             k=args.k,
             filter=dict(args.filter),
+            rerank_top_k=args.rerank_top_k,
             include_text=args.include_text,
             include_metadata=args.include_metadata,
         )
@@ -153,6 +161,32 @@ def _search(args: argparse.Namespace) -> int:
             )
         else:
             print(f"{hit.score:.4f}\t{hit.id}\t{hit.text}")
+    return 0
+
+
+def _register_rerank(subparsers: argparse._SubParsersAction, connection: argparse.ArgumentParser) -> None:
+    rerank = subparsers.add_parser(
+        "rerank", parents=[connection], help="order texts by the server's cross-encoder score for a query"
+    )
+    rerank.add_argument("query")
+    rerank.add_argument("candidates", nargs="+", metavar="TEXT", help="texts to order (ids with --ids)")
+    rerank.add_argument("--ids", action="store_true", help="the candidates are stored document ids")
+    rerank.add_argument("--top-n", type=int, metavar="N", help="print only the best N (default: all)")
+    rerank.add_argument("--json", action="store_true", help="one JSON object per candidate")
+    rerank.set_defaults(handler=remote.one_line_errors(_rerank))
+
+
+def _rerank(args: argparse.Namespace) -> int:
+    candidates = [DocumentRef(c) for c in args.candidates] if args.ids else args.candidates
+    with remote.client(args) as client:
+        results = client.rerank(args.query, candidates, top_n=args.top_n, return_text=True)
+    for result in results:
+        if args.json:
+            remote.print_json(
+                {"index": result.index, "id": result.id, "score": result.score, "text": result.text}
+            )
+        else:
+            print(f"{result.score:.4f}\t{result.id or result.index}\t{result.text}")
     return 0
 
 

@@ -100,6 +100,7 @@ _FEEDBACK = "/embedtune.v1.FeedbackService/"
 
 EMBED = Rpc(_EMBED + "Embed", pb.EmbedRequest, pb.EmbedResponse)
 INFO = Rpc(_EMBED + "Info", pb.InfoRequest, pb.InfoResponse)
+RERANK = Rpc(_EMBED + "Rerank", pb.RerankRequest, pb.RerankResponse)
 # Upsert replaces documents by id, so replaying it after a lost answer is harmless.
 UPSERT = Rpc(_INDEX + "Upsert", pb.UpsertRequest, pb.UpsertResponse, idempotent=True)
 # A replayed Delete would fail NOT_FOUND on ids the first attempt removed.

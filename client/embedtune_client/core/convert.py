@@ -17,6 +17,8 @@ from embedtune_client.results import (
     JobProgress,
     Limits,
     ModelVersion,
+    RerankResult,
+    RerankResults,
     SearchResults,
     ServerInfo,
     Timings,
@@ -29,6 +31,15 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 def timings(message: pb.Timings) -> Timings:
     return Timings(message.queue_us, message.tokenize_us, message.inference_us)
+
+
+def summed_timings(responses: Sequence[pb.EmbedResponse | pb.RerankResponse]) -> Timings:
+    """Each stage's time over the responses of one call's chunks."""
+    return Timings(
+        queue_us=sum(r.timings.queue_us for r in responses),
+        tokenize_us=sum(r.timings.tokenize_us for r in responses),
+        inference_us=sum(r.timings.inference_us for r in responses),
+    )
 
 
 def embed_result(responses: Sequence[pb.EmbedResponse], empty_dimension: int) -> EmbedResult:
@@ -45,11 +56,7 @@ def embed_result(responses: Sequence[pb.EmbedResponse], empty_dimension: int) ->
         embeddings=embeddings,
         model_version=responses[-1].model_version if responses else "",
         token_counts=tuple(count for response in responses for count in response.token_counts),
-        timings=Timings(
-            queue_us=sum(r.timings.queue_us for r in responses),
-            tokenize_us=sum(r.timings.tokenize_us for r in responses),
-            inference_us=sum(r.timings.inference_us for r in responses),
-        ),
+        timings=summed_timings(responses),
     )
 
 
@@ -68,6 +75,10 @@ def server_info(message: pb.InfoResponse) -> ServerInfo:
         server_version=message.server_version,
         auth_required=message.auth_required,
         rss_bytes=message.rss_bytes,
+        cross_encoder_version=message.cross_encoder_version,
+        cross_encoder_name=message.cross_encoder_name,
+        cross_encoder_quantized=message.cross_encoder_quantized,
+        cross_encoder_max_seq_length=message.cross_encoder_max_seq_length,
     )
 
 
@@ -78,6 +89,22 @@ def document(message: pb.Document) -> Document:
 def search_results(message: pb.SearchResponse, model_version: str = "") -> SearchResults:
     hits = (Hit(h.id, h.score, h.text, dict(h.metadata)) for h in message.hits)
     return SearchResults(hits, message.model_version or model_version, timings(message.timings))
+
+
+def rerank_results(
+    responses: Sequence[pb.RerankResponse], offsets: Sequence[int], top_n: int | None
+) -> RerankResults:
+    """Join the responses of a rerank's chunks (chunk i starts at candidate `offsets[i]`): best
+    first over all of them, equal scores in candidate order, the first `top_n`."""
+    results = [
+        RerankResult(r.index + offset, r.score, r.id, r.text)
+        for response, offset in zip(responses, offsets, strict=True)
+        for r in response.results
+    ]
+    results.sort(key=lambda r: (-r.score, r.index))
+    return RerankResults(
+        results[:top_n], responses[-1].cross_encoder_version if responses else "", summed_timings(responses)
+    )
 
 
 def text_ref(name: str, value: str | DocumentRef) -> pb.TextRef:

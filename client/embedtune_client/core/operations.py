@@ -19,12 +19,13 @@ from embedtune_client.core.calls import Call, Plan, Rpc
 from embedtune_client.core.retry import RetryPolicy
 from embedtune_client.core.validation import UINT32_MAX, optional
 from embedtune_client.errors import ModelVersionMismatchError
-from embedtune_client.feedback import FeedbackItem
+from embedtune_client.feedback import DocumentRef, FeedbackItem, TextLike
 from embedtune_client.results import (
     Document,
     EmbedResult,
     Job,
     ModelVersion,
+    RerankResults,
     SearchResults,
     ServerInfo,
     UpsertResult,
@@ -175,10 +176,13 @@ class Operations:
         query: str | np.ndarray,
         k: int,
         filter: Mapping[str, str] | None,
+        rerank_top_k: int | None,
         include_text: bool,
         include_metadata: bool,
     ) -> Plan[SearchResults]:
-        request = self._search_request("query", query, k, filter, include_text, include_metadata)
+        request = self._search_request(
+            "query", query, k, filter, rerank_top_k, include_text, include_metadata
+        )
         return convert.search_results((yield from _single(calls.SEARCH, request)))
 
     def search_batch(
@@ -186,6 +190,7 @@ class Operations:
         queries: Iterable[str | np.ndarray],
         k: int,
         filter: Mapping[str, str] | None,
+        rerank_top_k: int | None,
         include_text: bool,
         include_metadata: bool,
     ) -> Plan[list[SearchResults]]:
@@ -195,7 +200,7 @@ class Operations:
         ):
             raise TypeError("queries must be a list of queries (or a 2-D array), not a single query")
         requests = [
-            self._search_request(f"queries[{i}]", q, k, filter, include_text, include_metadata)
+            self._search_request(f"queries[{i}]", q, k, filter, rerank_top_k, include_text, include_metadata)
             for i, q in enumerate(queries)
         ]
         size = yield from self._chunk_size(len(requests), "max_client_batch_size")
@@ -214,12 +219,16 @@ class Operations:
         query: str | np.ndarray,
         k: int,
         filter: Mapping[str, str] | None,
+        rerank_top_k: int | None,
         include_text: bool,
         include_metadata: bool,
     ) -> pb.SearchRequest:
         """A SearchRequest; `include_*` are sent only when false, so older servers see the same request."""
+        k = validation.positive_int("k", k)
         request = pb.SearchRequest(
-            k=validation.positive_int("k", k), filter=validation.string_map("filter", filter)
+            k=k,
+            filter=validation.string_map("filter", filter),
+            rerank_top_k=optional(validation.int_between, "rerank_top_k", rerank_top_k, k, UINT32_MAX),
         )
         if not include_text:
             request.include_text = False
@@ -233,7 +242,46 @@ class Operations:
             request.vector.values.extend(validation.query_vector(name, query).tolist())
         else:
             raise TypeError(f"{name} must be a str or a vector, got {type(query).__name__}")
+        if rerank_top_k is not None and not request.HasField("text"):
+            raise ValueError(f"{name}: rerank_top_k needs a text query; the cross-encoder reads text")
         return request
+
+    # --------------------------------------------------------------- reranking
+
+    def rerank(
+        self, query: str, candidates: Iterable[TextLike], top_n: int | None, return_text: bool
+    ) -> Plan[RerankResults]:
+        """Score in chunks of the server's `max_rerank_candidates`, all sent at once; best first
+        over every chunk. Each chunk returns its own best `top_n`, which hold the best overall."""
+        if not isinstance(query, str):
+            raise TypeError(f"query must be a str, got {type(query).__name__}")
+        if not query.strip():
+            raise ValueError("query is empty; give the text to rank the candidates against")
+        if isinstance(candidates, (str, DocumentRef)):
+            raise TypeError("candidates must be a list of texts or DocumentRefs, not a single one")
+        refs = [convert.text_ref(f"candidates[{i}]", c) for i, c in enumerate(candidates)]
+        if not refs:
+            raise ValueError("candidates is empty; give at least one text or DocumentRef")
+        top_n = optional(validation.int_between, "top_n", top_n, 1, len(refs))
+        size = yield from self._chunk_size(len(refs), "max_rerank_candidates")
+        pieces = chunks(refs, size)
+        offsets = [sum(len(piece) for piece in pieces[:i]) for i in range(len(pieces))]
+        responses = yield [
+            Call(
+                calls.RERANK,
+                pb.RerankRequest(
+                    query=query,
+                    candidates=piece,
+                    top_n=None if top_n is None else min(top_n, len(piece)),
+                    return_text=bool(return_text),
+                ),
+            )
+            for piece in pieces
+        ]
+        versions = {response.cross_encoder_version for response in responses}
+        if len(versions) > 1:
+            raise ModelVersionMismatchError(versions, "Rerank")
+        return convert.rerank_results(responses, offsets, top_n)
 
     # ---------------------------------------------------------------- feedback
 

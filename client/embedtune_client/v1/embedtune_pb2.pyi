@@ -100,7 +100,7 @@ class InfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size", "max_input_chars", "max_search_k", "max_metadata_entries", "max_metadata_bytes", "max_feedback_items", "max_id_bytes", "max_document_chars", "max_response_bytes")
+    __slots__ = ("max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size", "max_input_chars", "max_search_k", "max_metadata_entries", "max_metadata_bytes", "max_feedback_items", "max_id_bytes", "max_document_chars", "max_response_bytes", "max_rerank_candidates", "max_rerank_chars")
     MAX_BATCH_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENT_REQUESTS_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,8 @@ class Limits(_message.Message):
     MAX_ID_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_DOCUMENT_CHARS_FIELD_NUMBER: _ClassVar[int]
     MAX_RESPONSE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_RERANK_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    MAX_RERANK_CHARS_FIELD_NUMBER: _ClassVar[int]
     max_batch_tokens: int
     max_batch_requests: int
     max_concurrent_requests: int
@@ -125,10 +127,12 @@ class Limits(_message.Message):
     max_id_bytes: int
     max_document_chars: int
     max_response_bytes: int
-    def __init__(self, max_batch_tokens: _Optional[int] = ..., max_batch_requests: _Optional[int] = ..., max_concurrent_requests: _Optional[int] = ..., max_client_batch_size: _Optional[int] = ..., max_input_chars: _Optional[int] = ..., max_search_k: _Optional[int] = ..., max_metadata_entries: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_feedback_items: _Optional[int] = ..., max_id_bytes: _Optional[int] = ..., max_document_chars: _Optional[int] = ..., max_response_bytes: _Optional[int] = ...) -> None: ...
+    max_rerank_candidates: int
+    max_rerank_chars: int
+    def __init__(self, max_batch_tokens: _Optional[int] = ..., max_batch_requests: _Optional[int] = ..., max_concurrent_requests: _Optional[int] = ..., max_client_batch_size: _Optional[int] = ..., max_input_chars: _Optional[int] = ..., max_search_k: _Optional[int] = ..., max_metadata_entries: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_feedback_items: _Optional[int] = ..., max_id_bytes: _Optional[int] = ..., max_document_chars: _Optional[int] = ..., max_response_bytes: _Optional[int] = ..., max_rerank_candidates: _Optional[int] = ..., max_rerank_chars: _Optional[int] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
-    __slots__ = ("model_version", "model_name", "dimension", "max_seq_length", "normalized", "quantized", "limits", "index_size", "index_type", "server_version", "auth_required", "rss_bytes")
+    __slots__ = ("model_version", "model_name", "dimension", "max_seq_length", "normalized", "quantized", "limits", "index_size", "index_type", "server_version", "auth_required", "rss_bytes", "cross_encoder_version", "cross_encoder_name", "cross_encoder_quantized", "cross_encoder_max_seq_length")
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +145,10 @@ class InfoResponse(_message.Message):
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     AUTH_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CROSS_ENCODER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CROSS_ENCODER_NAME_FIELD_NUMBER: _ClassVar[int]
+    CROSS_ENCODER_QUANTIZED_FIELD_NUMBER: _ClassVar[int]
+    CROSS_ENCODER_MAX_SEQ_LENGTH_FIELD_NUMBER: _ClassVar[int]
     model_version: str
     model_name: str
     dimension: int
@@ -153,7 +161,45 @@ class InfoResponse(_message.Message):
     server_version: str
     auth_required: bool
     rss_bytes: int
-    def __init__(self, model_version: _Optional[str] = ..., model_name: _Optional[str] = ..., dimension: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., normalized: _Optional[bool] = ..., quantized: _Optional[bool] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., index_size: _Optional[int] = ..., index_type: _Optional[str] = ..., server_version: _Optional[str] = ..., auth_required: _Optional[bool] = ..., rss_bytes: _Optional[int] = ...) -> None: ...
+    cross_encoder_version: str
+    cross_encoder_name: str
+    cross_encoder_quantized: bool
+    cross_encoder_max_seq_length: int
+    def __init__(self, model_version: _Optional[str] = ..., model_name: _Optional[str] = ..., dimension: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., normalized: _Optional[bool] = ..., quantized: _Optional[bool] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., index_size: _Optional[int] = ..., index_type: _Optional[str] = ..., server_version: _Optional[str] = ..., auth_required: _Optional[bool] = ..., rss_bytes: _Optional[int] = ..., cross_encoder_version: _Optional[str] = ..., cross_encoder_name: _Optional[str] = ..., cross_encoder_quantized: _Optional[bool] = ..., cross_encoder_max_seq_length: _Optional[int] = ...) -> None: ...
+
+class RerankRequest(_message.Message):
+    __slots__ = ("query", "candidates", "top_n", "return_text")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    TOP_N_FIELD_NUMBER: _ClassVar[int]
+    RETURN_TEXT_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    candidates: _containers.RepeatedCompositeFieldContainer[TextRef]
+    top_n: int
+    return_text: bool
+    def __init__(self, query: _Optional[str] = ..., candidates: _Optional[_Iterable[_Union[TextRef, _Mapping]]] = ..., top_n: _Optional[int] = ..., return_text: _Optional[bool] = ...) -> None: ...
+
+class RerankResult(_message.Message):
+    __slots__ = ("index", "id", "score", "text")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    id: str
+    score: float
+    text: str
+    def __init__(self, index: _Optional[int] = ..., id: _Optional[str] = ..., score: _Optional[float] = ..., text: _Optional[str] = ...) -> None: ...
+
+class RerankResponse(_message.Message):
+    __slots__ = ("results", "cross_encoder_version", "timings")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    CROSS_ENCODER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[RerankResult]
+    cross_encoder_version: str
+    timings: Timings
+    def __init__(self, results: _Optional[_Iterable[_Union[RerankResult, _Mapping]]] = ..., cross_encoder_version: _Optional[str] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ...) -> None: ...
 
 class Document(_message.Message):
     __slots__ = ("id", "text", "metadata")
@@ -223,7 +269,7 @@ class CountResponse(_message.Message):
     def __init__(self, count: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("text", "vector", "k", "filter", "include_text", "include_metadata")
+    __slots__ = ("text", "vector", "k", "filter", "include_text", "include_metadata", "rerank_top_k")
     class FilterEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -237,13 +283,15 @@ class SearchRequest(_message.Message):
     FILTER_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_TEXT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_METADATA_FIELD_NUMBER: _ClassVar[int]
+    RERANK_TOP_K_FIELD_NUMBER: _ClassVar[int]
     text: str
     vector: Embedding
     k: int
     filter: _containers.ScalarMap[str, str]
     include_text: bool
     include_metadata: bool
-    def __init__(self, text: _Optional[str] = ..., vector: _Optional[_Union[Embedding, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Mapping[str, str]] = ..., include_text: _Optional[bool] = ..., include_metadata: _Optional[bool] = ...) -> None: ...
+    rerank_top_k: int
+    def __init__(self, text: _Optional[str] = ..., vector: _Optional[_Union[Embedding, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Mapping[str, str]] = ..., include_text: _Optional[bool] = ..., include_metadata: _Optional[bool] = ..., rerank_top_k: _Optional[int] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("id", "score", "text", "metadata")

@@ -50,6 +50,11 @@ class EmbedServiceStub:
                 request_serializer=embedtune_dot_v1_dot_embedtune__pb2.InfoRequest.SerializeToString,
                 response_deserializer=embedtune_dot_v1_dot_embedtune__pb2.InfoResponse.FromString,
                 _registered_method=True)
+        self.Rerank = channel.unary_unary(
+                '/embedtune.v1.EmbedService/Rerank',
+                request_serializer=embedtune_dot_v1_dot_embedtune__pb2.RerankRequest.SerializeToString,
+                response_deserializer=embedtune_dot_v1_dot_embedtune__pb2.RerankResponse.FromString,
+                _registered_method=True)
 
 
 class EmbedServiceServicer:
@@ -77,6 +82,14 @@ class EmbedServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Rerank(self, request, context):
+        """Scores each candidate against the query with the server's cross-encoder
+        (`--cross-encoder DIR`), best first. FAILED_PRECONDITION when none is loaded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EmbedServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +107,11 @@ def add_EmbedServiceServicer_to_server(servicer, server):
                     servicer.Info,
                     request_deserializer=embedtune_dot_v1_dot_embedtune__pb2.InfoRequest.FromString,
                     response_serializer=embedtune_dot_v1_dot_embedtune__pb2.InfoResponse.SerializeToString,
+            ),
+            'Rerank': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rerank,
+                    request_deserializer=embedtune_dot_v1_dot_embedtune__pb2.RerankRequest.FromString,
+                    response_serializer=embedtune_dot_v1_dot_embedtune__pb2.RerankResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +196,33 @@ class EmbedService:
             '/embedtune.v1.EmbedService/Info',
             embedtune_dot_v1_dot_embedtune__pb2.InfoRequest.SerializeToString,
             embedtune_dot_v1_dot_embedtune__pb2.InfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Rerank(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/embedtune.v1.EmbedService/Rerank',
+            embedtune_dot_v1_dot_embedtune__pb2.RerankRequest.SerializeToString,
+            embedtune_dot_v1_dot_embedtune__pb2.RerankResponse.FromString,
             options,
             channel_credentials,
             insecure,

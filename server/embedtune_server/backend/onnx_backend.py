@@ -1,5 +1,8 @@
 """The server's encoder: ONNX Runtime over an exported model version folder.
 
+The ONNX Runtime sessions (`SessionPool`) and the batch inputs (`padded_feeds`) are the
+same for every graph the server runs; the cross-encoder (cross_encoder.py) uses them too.
+
 A narrow interface, as TEI's backends have: `infer` token ids to embeddings, and
 `health`. Tokenising is separate (see tokenizer.py) so the batcher can count tokens
 before it forms batches and tokenising can overlap inference.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -61,9 +65,13 @@ def resolve_parallelism(streams: int, intra_op_threads: int, cores: int | None =
 
 
 def padded_feeds(
-    token_ids: list[np.ndarray], pad_token_id: int, input_names: set[str]
+    token_ids: Sequence[np.ndarray],
+    pad_token_id: int,
+    input_names: set[str],
+    token_type_ids: Sequence[np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The graph's inputs for one batch: ids padded to the longest, its attention mask, zero token types."""
+    """The graph's inputs for one batch: ids padded to the longest, its attention mask, and the
+    token types (zero where not given: a single text is all segment 0)."""
     width = max(len(ids) for ids in token_ids)
     input_ids = np.full((len(token_ids), width), pad_token_id, dtype=np.int64)
     attention_mask = np.zeros((len(token_ids), width), dtype=np.int64)
@@ -72,26 +80,32 @@ def padded_feeds(
         attention_mask[row, : len(ids)] = 1
     feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
     if "token_type_ids" in input_names:
-        feeds["token_type_ids"] = np.zeros_like(input_ids)
+        types = np.zeros_like(input_ids)
+        for row, row_types in enumerate(token_type_ids or ()):
+            types[row, : len(row_types)] = row_types
+        feeds["token_type_ids"] = types
     return feeds
 
 
-class OnnxBackend:
-    """`streams` ONNX Runtime sessions of one graph; `infer` is safe from that many threads at once."""
+def graph_path(model_dir: Path, quantized: bool) -> Path:
+    """The folder's fp32 or int8 graph; FileNotFoundError saying how to export it when missing."""
+    graph = Path(model_dir) / ONNX_DIR / (INT8_FILE if quantized else FP32_FILE)
+    if not graph.is_file():
+        hint = " (export with --quantize)" if quantized else ""
+        raise FileNotFoundError(f"{graph} is missing: export the model with `embedtune export`{hint}")
+    return graph
+
+
+class SessionPool:
+    """`streams` ONNX Runtime sessions of one graph; `run` is safe from that many threads at once.
+
+    Each call takes a free session and gives it back, so `streams` batches run together
+    and a batch never shares a session.
+    """
 
     def __init__(
-        self,
-        model_dir: Path,
-        quantized: bool = False,
-        intra_op_threads: int = 0,
-        streams: int = 0,
-        release_memory: bool = True,
+        self, graph: Path, intra_op_threads: int = 0, streams: int = 0, release_memory: bool = True
     ) -> None:
-        self.model_dir = Path(model_dir)
-        graph = self.model_dir / ONNX_DIR / (INT8_FILE if quantized else FP32_FILE)
-        if not graph.is_file():
-            hint = " (export with --quantize)" if quantized else ""
-            raise FileNotFoundError(f"{graph} is missing: export the model with `embedtune export`{hint}")
         self.streams, self.intra_op_threads = resolve_parallelism(streams, intra_op_threads)
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.intra_op_threads
@@ -113,13 +127,41 @@ class OnnxBackend:
         self._sessions: queue.SimpleQueue[ort.InferenceSession] = queue.SimpleQueue()
         for session in sessions:
             self._sessions.put(session)
+        self.input_names = {i.name for i in sessions[0].get_inputs()}
+        self.outputs = {o.name: o for o in sessions[0].get_outputs()}
+
+    def run(self, output: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The graph's `output` for `feeds`, on a session no other thread is using."""
+        session = self._sessions.get()
+        try:
+            return session.run([output], feeds, self._run_options)[0]
+        finally:
+            self._sessions.put(session)
+            if self.release_memory:
+                trim_heap()
+
+
+class OnnxBackend:
+    """The encoder on a `SessionPool`; `infer` is safe from `streams` threads at once."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        quantized: bool = False,
+        intra_op_threads: int = 0,
+        streams: int = 0,
+        release_memory: bool = True,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        graph = graph_path(self.model_dir, quantized)
+        self._pool = SessionPool(graph, intra_op_threads, streams, release_memory)
+        self.release_memory = release_memory
+        self.streams, self.intra_op_threads = self._pool.streams, self._pool.intra_op_threads
         self.quantized = quantized
         self.tokenizer = TextTokenizer.from_model_dir(self.model_dir)
-        self._input_names = {i.name for i in sessions[0].get_inputs()}
-        outputs = {o.name: o for o in sessions[0].get_outputs()}
-        if OUTPUT not in outputs:
+        if OUTPUT not in self._pool.outputs:
             raise ValueError(f"{graph} has no {OUTPUT!r} output: re-export it with `embedtune export`")
-        width = outputs[OUTPUT].shape[1]
+        width = self._pool.outputs[OUTPUT].shape[1]
         self.dimension = width if isinstance(width, int) else self._probe_dimension()
         self.normalized = _ends_with_normalize(self.model_dir)
 
@@ -135,14 +177,8 @@ class OnnxBackend:
         """Embeddings (n, dimension) float32 for already tokenised texts; pads to the longest."""
         if not token_ids:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        feeds = padded_feeds(token_ids, self.tokenizer.pad_token_id, self._input_names)
-        session = self._sessions.get()
-        try:
-            return session.run([OUTPUT], feeds, self._run_options)[0].astype(np.float32, copy=False)
-        finally:
-            self._sessions.put(session)
-            if self.release_memory:
-                trim_heap()
+        feeds = padded_feeds(token_ids, self.tokenizer.pad_token_id, self._pool.input_names)
+        return self._pool.run(OUTPUT, feeds).astype(np.float32, copy=False)
 
     def encode(
         self, texts: list[str], truncate: bool = True, direction: str = RIGHT, batch_size: int = 32

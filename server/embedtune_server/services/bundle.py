@@ -14,6 +14,7 @@ from embedtune_server.services.embed import EmbedServicer
 from embedtune_server.services.feedback import FeedbackServicer
 from embedtune_server.services.index import IndexServicer
 from embedtune_server.services.models import ModelServicer
+from embedtune_server.services.rerank import Reranking
 from embedtune_server.services.training import TrainingServicer
 from embedtune_server.settings import ServerSettings
 from embedtune_server.state import StateHolder
@@ -29,11 +30,16 @@ class Servicers:
 
     @classmethod
     def build(
-        cls, settings: ServerSettings, holder: StateHolder, corpus: Corpus, jobs: JobContext
+        cls,
+        settings: ServerSettings,
+        holder: StateHolder,
+        corpus: Corpus,
+        jobs: JobContext,
+        reranking: Reranking,
     ) -> Servicers:
         return cls(
-            embed=EmbedServicer(settings, holder),
-            index=IndexServicer(settings, holder, corpus),
+            embed=EmbedServicer(settings, holder, reranking),
+            index=IndexServicer(settings, holder, corpus, reranking),
             feedback=FeedbackServicer(settings, holder, corpus),
             training=TrainingServicer(jobs),
             models=ModelServicer(jobs),

@@ -1,9 +1,10 @@
-"""EmbedService: Embed, EmbedStream and Info."""
+"""EmbedService: Embed, EmbedStream, Info and Rerank (services/rerank.py does the reranking)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from embedtune_server.settings import ServerSettings
 from embedtune_server.state import StateHolder
 from embedtune_server.validation import EmbedParams, embed_params
 from embedtune_server.vectors import normalize_rows
+
+if TYPE_CHECKING:
+    from embedtune_server.services.rerank import Reranking
 
 # EmbedStream works on this many requests at once and still answers in order.
 _STREAM_WINDOW = 8
@@ -36,9 +40,10 @@ def _postprocess(vectors: np.ndarray, params: EmbedParams) -> np.ndarray:
 
 
 class EmbedServicer(pb_grpc.EmbedServiceServicer):
-    def __init__(self, settings: ServerSettings, holder: StateHolder) -> None:
+    def __init__(self, settings: ServerSettings, holder: StateHolder, reranking: Reranking) -> None:
         self._settings = settings
         self._holder = holder
+        self._reranking = reranking
 
     async def _embed(self, request: pb.EmbedRequest) -> pb.EmbedResponse:
         with self._holder.lease() as state:
@@ -72,9 +77,24 @@ class EmbedServicer(pb_grpc.EmbedServiceServicer):
                 task.cancel()
 
     @unary
+    async def Rerank(self, request: pb.RerankRequest, context) -> pb.RerankResponse:
+        return await self._reranking.rerank(request)
+
+    @unary
     async def Info(self, request: pb.InfoRequest, context) -> pb.InfoResponse:
         state = self._holder.current
         s = self._settings
+        reranker = self._reranking.reranker
+        cross_encoder = (
+            {
+                "cross_encoder_version": reranker.version,
+                "cross_encoder_name": reranker.name,
+                "cross_encoder_quantized": reranker.backend.quantized,
+                "cross_encoder_max_seq_length": reranker.backend.max_seq_length,
+            }
+            if reranker is not None
+            else {}
+        )
         return pb.InfoResponse(
             model_version=state.model_version,
             model_name=state.model_name,
@@ -95,10 +115,13 @@ class EmbedServicer(pb_grpc.EmbedServiceServicer):
                 max_id_bytes=s.max_id_bytes,
                 max_document_chars=s.max_document_chars,
                 max_response_bytes=s.max_response_bytes,
+                max_rerank_candidates=s.max_rerank_candidates,
+                max_rerank_chars=s.max_rerank_chars,
             ),
             index_size=state.index.size,
             index_type=state.index.description,
             server_version=__version__,
             auth_required=s.api_key is not None or s.admin_key is not None,
             rss_bytes=rss_bytes(),
+            **cross_encoder,
         )

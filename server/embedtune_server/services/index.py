@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,9 +20,21 @@ from embedtune_server.state import ServingState, StateHolder
 from embedtune_server.store.documents import Document
 from embedtune_server.validation import SearchQuery, check_ids, search_queries, search_query, upsert_documents
 
+if TYPE_CHECKING:
+    from embedtune_server.services.rerank import Reranking
+
 
 def _document(document: Document) -> pb.Document:
     return pb.Document(id=document.id, text=document.text, metadata=document.metadata)
+
+
+def _added(a: pb.Timings, b: pb.Timings) -> pb.Timings:
+    """Stage times of two steps of one request (embedding the query, then reranking), summed."""
+    return pb.Timings(
+        queue_us=a.queue_us + b.queue_us,
+        tokenize_us=a.tokenize_us + b.tokenize_us,
+        inference_us=a.inference_us + b.inference_us,
+    )
 
 
 def _hits(hits: list[Hit], query: SearchQuery) -> list[pb.Hit]:
@@ -37,10 +50,13 @@ def _hits(hits: list[Hit], query: SearchQuery) -> list[pb.Hit]:
 
 
 class IndexServicer(pb_grpc.IndexServiceServicer):
-    def __init__(self, settings: ServerSettings, holder: StateHolder, corpus: Corpus) -> None:
+    def __init__(
+        self, settings: ServerSettings, holder: StateHolder, corpus: Corpus, reranking: Reranking
+    ) -> None:
         self._settings = settings
         self._holder = holder
         self._corpus = corpus
+        self._reranking = reranking
 
     @unary
     async def Upsert(self, request: pb.UpsertRequest, context) -> pb.UpsertResponse:
@@ -85,18 +101,23 @@ class IndexServicer(pb_grpc.IndexServiceServicer):
     async def Search(self, request: pb.SearchRequest, context) -> pb.SearchResponse:
         with self._holder.lease() as state:
             query = search_query(request, self._settings, state.backend.dimension)
-            [response] = await self._search(state, [query])
+            [response] = await self._search("Search", state, [query])
             return response
 
     @unary
     async def BatchSearch(self, request: pb.BatchSearchRequest, context) -> pb.BatchSearchResponse:
         with self._holder.lease() as state:
             queries = search_queries(request, self._settings, state.backend.dimension)
-            responses = await self._search(state, queries)
+            responses = await self._search("BatchSearch", state, queries)
             return pb.BatchSearchResponse(results=responses, model_version=state.model_version)
 
-    async def _search(self, state: ServingState, queries: list[SearchQuery]) -> list[pb.SearchResponse]:
-        """Embed every text query in one batcher call, then search each."""
+    async def _search(
+        self, rpc: str, state: ServingState, queries: list[SearchQuery]
+    ) -> list[pb.SearchResponse]:
+        """Embed every text query in one batcher call, search each, then rerank those with `rerank_top_k`."""
+        reranked = any(q.rerank_top_k is not None for q in queries)
+        if reranked:
+            self._reranking.require("rerank_top_k")
         vectors = np.zeros((len(queries), state.backend.dimension), dtype=np.float32)
         texts = [(i, q.text) for i, q in enumerate(queries) if q.text is not None]
         response_timings = pb.Timings()
@@ -108,6 +129,9 @@ class IndexServicer(pb_grpc.IndexServiceServicer):
             if q.vector is not None:
                 vectors[i] = q.vector
         hits = await asyncio.to_thread(self._search_each, state, queries, vectors)
+        if reranked:
+            hits, rerank_timings = await self._reranking.rerank_hits(rpc, queries, hits)
+            response_timings = _added(response_timings, rerank_timings)
         return [
             pb.SearchResponse(hits=_hits(h, q), model_version=state.model_version, timings=response_timings)
             for h, q in zip(hits, queries, strict=True)
@@ -116,27 +140,32 @@ class IndexServicer(pb_grpc.IndexServiceServicer):
     def _search_each(
         self, state: ServingState, queries: list[SearchQuery], vectors: np.ndarray
     ) -> list[list[Hit]]:
-        """Queries that share k and filter go through one filter lookup and FAISS call; then
-        the response's size is checked, and all documents come in one fetch."""
+        """Queries that find as many and share a filter go through one filter lookup and FAISS
+        call; then the response's size is checked, and all documents come in one fetch (with
+        their texts when a query shows them or the cross-encoder reads them)."""
         groups: dict[tuple[int, frozenset[tuple[str, str]]], list[int]] = defaultdict(list)
         for i, q in enumerate(queries):
-            groups[(q.k, frozenset(q.metadata_filter.items()))].append(i)
+            groups[(q.retrieve_k, frozenset(q.metadata_filter.items()))].append(i)
         found: list[SearchHits] = [SearchHits(np.zeros(0, np.int64), np.zeros(0, np.float32))] * len(queries)
         for members in groups.values():
             first = queries[members[0]]
-            nearest = self._corpus.nearest(state, vectors[members], first.k, first.metadata_filter)
+            nearest = self._corpus.nearest(state, vectors[members], first.retrieve_k, first.metadata_filter)
             for i, query_hits in zip(members, nearest, strict=True):
                 found[i] = query_hits
         self._check_response_size(state, queries, found)
         return self._corpus.hits(
-            found, any(q.include_text for q in queries), any(q.include_metadata for q in queries)
+            found,
+            any(q.include_text or q.rerank_top_k for q in queries),
+            any(q.include_metadata for q in queries),
         )
 
     def _check_response_size(
         self, state: ServingState, queries: list[SearchQuery], found: list[SearchHits]
     ) -> None:
         """Refuse past `max_response_bytes` before any document is read: against the largest
-        documents the settings allow, and if that does not fit, against the stored sizes."""
+        documents the settings allow, and if that does not fit, against the stored sizes.
+        A reranked query is counted with every document it retrieved (its best `k` are not
+        known yet), so the check stays an upper bound."""
         limit = self._settings.max_response_bytes
         ids = [[int(i) for i in hits.ids] for hits in found]
         worst = response_size.worst_hit(self._settings)
