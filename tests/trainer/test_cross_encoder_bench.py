@@ -101,7 +101,7 @@ def test_bench_pairs_writes_the_records_and_the_plot(models, sentences_file, tmp
     assert (tmp_path / "pairs.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
-def test_bench_pairs_refuses_more_sentences_than_there_are(models, sentences_file, tmp_path, capsys):
+def test_bench_pairs_refuses_more_sentences_than_there_are_and_a_bi_encoder_as_cross_encoder(models, sentences_file, tmp_path, capsys):
     bi, cross = models
     path, _ = sentences_file
     argv = [
@@ -116,5 +116,6 @@ def test_bench_pairs_refuses_more_sentences_than_there_are(models, sentences_fil
     ]
     assert _cli([*argv, "--n", "20,5000", "--output", str(tmp_path)]) == 2
     assert "--n 5000: needs 2 to 50" in capsys.readouterr().err
-    assert _cli([*argv[:3], str(cross), "--cross-encoder", str(bi), "--sentences", str(path)]) == 2
+    swapped = [*argv[:3], str(cross), "--cross-encoder", str(bi), "--sentences", str(path), "--n", "20"]
+    assert _cli(swapped) == 2
     assert "is not an exported cross-encoder" in capsys.readouterr().err
