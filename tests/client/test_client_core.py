@@ -189,10 +189,10 @@ def test_the_watch_plan_raises_the_typed_error_for_codes_it_does_not_retry():
 
 def test_a_search_sends_include_fields_only_when_they_leave_something_out():
     """Unset means true on the server, so a default search is the request older servers know."""
-    (call,) = next(Operations().search("q", 3, None, True, True))
+    (call,) = next(Operations().search("q", 3, None, None, True, True))
     assert not call.request.HasField("include_text") and not call.request.HasField("include_metadata")
-    (call,) = next(Operations().search("q", 3, None, False, True))
+    (call,) = next(Operations().search("q", 3, None, None, False, True))
     assert call.request.HasField("include_text") and not call.request.include_text
     assert not call.request.HasField("include_metadata")
-    (step,) = [next(Operations().search_batch(["a"], 3, None, True, False))]
+    (step,) = [next(Operations().search_batch(["a"], 3, None, None, True, False))]
     assert [c.request.queries[0].include_metadata for c in step] == [False]

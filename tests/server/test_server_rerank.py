@@ -204,7 +204,7 @@ CASES = {
         "Rerank",
         pb.RerankRequest(query="q", candidates=[pb.TextRef(document_id="")]),
         INVALID,
-        ["candidates[0].document_id", "empty id"],
+        ["candidates[0].document_id", "empty", "max_id_bytes=256"],
     ),
     "top_n 0": (
         "Rerank",

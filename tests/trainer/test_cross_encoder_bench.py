@@ -101,7 +101,9 @@ def test_bench_pairs_writes_the_records_and_the_plot(models, sentences_file, tmp
     assert (tmp_path / "pairs.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
-def test_bench_pairs_refuses_more_sentences_than_there_are_and_a_bi_encoder_as_cross_encoder(models, sentences_file, tmp_path, capsys):
+def test_bench_pairs_refuses_too_many_sentences_and_a_bi_encoder_as_cross_encoder(
+    models, sentences_file, tmp_path, capsys
+):
     bi, cross = models
     path, _ = sentences_file
     argv = [
