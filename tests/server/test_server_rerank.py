@@ -4,6 +4,8 @@ right status and a message naming the field and the limit; no cross-encoder is F
 
 from __future__ import annotations
 
+import json
+import urllib.error
 import urllib.request
 
 import grpc
@@ -49,7 +51,7 @@ def metrics_port() -> int:
 def server(pool, tiny_cross_encoder_source, metrics_port):
     """Given the CrossEncoder folder without onnx/, the server has the trainer export it first."""
     flags = [part for name, value in LIMITS.items() for part in (f"--{name}", str(value))]
-    flags += ["--metrics-port", str(metrics_port)]
+    flags += ["--metrics-port", str(metrics_port), "--http-port", "0"]
     return pool.start("--cross-encoder", str(tiny_cross_encoder_source), *flags)
 
 
@@ -266,8 +268,42 @@ def test_bad_input_names_the_field_and_the_limit(stubs, case):
         assert fragment in caught.value.details(), (fragment, caught.value.details())
 
 
+def _post(url: str, body: dict) -> tuple[int, dict, object]:
+    """(status, headers, JSON body) of a POST, error statuses included."""
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+def test_rerank_over_http_is_teis_shape_with_the_grpc_scores(server, stubs):
+    embed, _ = stubs
+    texts = texts_of(list(DOCUMENTS))
+    expected = embed.Rerank(
+        pb.RerankRequest(query=QUERY, candidates=[pb.TextRef(text=t) for t in texts], top_n=3)
+    )
+    status, headers, body = _post(
+        f"{server.http_url}/rerank", {"query": QUERY, "texts": texts, "return_text": True, "top_n": 3}
+    )
+    assert status == 200
+    assert headers["x-model-version"] == expected.cross_encoder_version
+    assert [r["index"] for r in body] == [r.index for r in expected.results]
+    for result, want in zip(body, expected.results, strict=True):
+        assert result["score"] == pytest.approx(want.score, abs=1e-6)
+        assert result["text"] == texts[want.index]
+    status, _, body = _post(f"{server.http_url}/rerank", {"query": QUERY, "texts": ["x"] * 9})
+    assert status == 400
+    assert "max_rerank_candidates=8" in body["error"]["message"]
+
+
 def test_without_a_cross_encoder_reranking_is_a_failed_precondition_saying_how(pool):
-    server = pool.start()
+    server = pool.start("--http-port", "0")
+    status, _, body = _post(f"{server.http_url}/rerank", {"query": "q", "texts": ["a", "b"]})
+    assert status == 409 and "--cross-encoder DIR" in body["error"]["message"]
     with server.channel() as channel:
         embed, index, _ = server.stubs(channel)
         index.Upsert(pb.UpsertRequest(documents=[pb.Document(id="d", text="a document")]))

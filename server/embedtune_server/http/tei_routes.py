@@ -1,9 +1,10 @@
-"""Text Embeddings Inference's routes: POST /embed, GET /info, GET /health.
+"""Text Embeddings Inference's routes: POST /embed, POST /rerank, GET /info, GET /health.
 
 The shapes are TEI's, so its clients work: /embed answers a bare list of vectors (the
 model version is in the `X-Model-Version` header), `normalize` defaults to true and
-`truncate` to false, as in TEI. /health is open, like gRPC health checking: 200 while
-serving, 503 once shutdown began.
+`truncate` to false, as in TEI; /rerank answers TEI's bare list of `{index, score[, text]}`,
+best first, with the cross-encoder's version in the `X-Model-Version` header. /health is
+open, like gRPC health checking: 200 while serving, 503 once shutdown began.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from embedtune_server.http.routing import RpcRoute, calls
 
 EMBED = Rpc("EmbedService", "Embed")
 INFO = Rpc("EmbedService", "Info")
+RERANK = Rpc("EmbedService", "Rerank")
 
 _DIRECTIONS = {"right": pb.TRUNCATION_DIRECTION_RIGHT, "left": pb.TRUNCATION_DIRECTION_LEFT}
 
@@ -49,6 +51,32 @@ async def embed(request: Request, body: EmbedBody) -> Response:
         message.dimensions = body.dimensions
     response: pb.EmbedResponse = await call(request, message)
     return json_response([list(e.values) for e in response.embeddings], response.model_version)
+
+
+class RerankBody(BaseModel):
+    query: str
+    texts: list[str]
+    return_text: bool = False
+    # embedtune's addition to TEI's shape: keep only the best `top_n`.
+    top_n: int | None = Field(default=None, ge=0, le=UINT32_MAX)
+
+
+@router.post("/rerank", **calls(RERANK))
+async def rerank(request: Request, body: RerankBody) -> Response:
+    """The cross-encoder's score of each text against `query`; pairs longer than it reads are cut."""
+    message = pb.RerankRequest(
+        query=body.query,
+        candidates=[pb.TextRef(text=text) for text in body.texts],
+        return_text=body.return_text,
+    )
+    if body.top_n is not None:
+        message.top_n = body.top_n
+    response: pb.RerankResponse = await call(request, message)
+    results = [
+        {"index": r.index, "score": r.score, **({"text": r.text} if body.return_text else {})}
+        for r in response.results
+    ]
+    return json_response(results, response.cross_encoder_version)
 
 
 @router.get("/info", **calls(INFO))
