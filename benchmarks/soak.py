@@ -42,6 +42,7 @@ from benchmarks.common import machine, table, write_section
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 from embedtune_server.launcher import ServerProcess, start_server
+from embedtune_server.memory import rss_bytes
 
 INTERVALS = 20
 RSS_GROWTH_TARGET = 0.05
@@ -60,14 +61,6 @@ WORDS = (
     "garden library market bridge station forest desert island mountain winter summer"
 ).split()
 DELETED = -1
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def document_text(doc_id: str, edition: int) -> str:

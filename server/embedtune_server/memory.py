@@ -14,10 +14,10 @@ import functools
 _STATUS = "/proc/self/status"
 
 
-def rss_bytes() -> int:
-    """Resident set size (VmRSS) of this process; 0 where /proc is not available."""
+def rss_bytes(pid: int | None = None) -> int:
+    """Resident set size (VmRSS) of this process, or of `pid`; 0 where /proc is not available."""
     try:
-        with open(_STATUS) as status:
+        with open(_STATUS if pid is None else f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) * 1024

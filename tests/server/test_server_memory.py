@@ -16,6 +16,7 @@ import pytest
 
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.launcher import free_port
+from embedtune_server.memory import rss_bytes
 
 CALL_SIZES = (16, 64, 128, 128, 128, 128, 128, 128)
 # After each call: at most this much above the resident memory before the first.
@@ -25,14 +26,6 @@ OVER_FIRST_FULL_CALL = 0.05
 # Info's and the metric's figure against /proc's, read a moment apart.
 READING_TOLERANCE = 0.05
 WORDS = "the a man woman child dog cat plays runs guitar piano river city bank money loan vector".split()
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS line")
 
 
 def long_texts(count: int, rng: random.Random) -> list[str]:

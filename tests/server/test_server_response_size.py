@@ -14,6 +14,7 @@ import pytest
 
 from embedtune_client import Client
 from embedtune_client.v1 import embedtune_pb2 as pb
+from embedtune_server.memory import rss_bytes
 from embedtune_server.settings import ServerSettings
 
 DOCUMENTS = 400
@@ -28,14 +29,6 @@ def long_text(i: int) -> str:
     """10,000 characters but few tokens (whitespace), so storing 400 of them embeds quickly."""
     head = f"note {i} on subject {i % 13}"
     return head + " " * (DOCUMENT_CHARS - len(head))
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS line")
 
 
 @pytest.fixture(scope="module")
