@@ -97,7 +97,10 @@ class Call:
 
 
 class SoakClient(threading.Thread):
-    """One client: its own channel, ids and ledger, calling a random mix until `stop` is set."""
+    """One client: its own channel, ids and ledger, calling a random mix until `stop` is set.
+
+    Operations are `_call_<name>`: a bare `_delete` or `_stop` would override threading.Thread's own.
+    """
 
     def __init__(self, number: int, address: str, ids: int, stop: threading.Event, seed: int) -> None:
         super().__init__(name=f"soak-client-{number}", daemon=True)
@@ -121,7 +124,7 @@ class SoakClient(threading.Thread):
                 started = time.perf_counter()
                 code = "OK"
                 try:
-                    getattr(self, f"_{operation}")()
+                    getattr(self, f"_call_{operation}")()
                 except grpc.RpcError as error:
                     code = error.code().name
                 self.calls.append(Call(time.time(), operation, time.perf_counter() - started, code))
@@ -131,17 +134,17 @@ class SoakClient(threading.Thread):
             " ".join(self._rng.choice(WORDS) for _ in range(self._rng.randint(3, 200))) for _ in range(count)
         ]
 
-    def _embed(self) -> None:
+    def _call_embed(self) -> None:
         self._embeds.Embed(pb.EmbedRequest(inputs=self._texts(self._rng.choice([1, 8, 32]))), timeout=120)
 
-    def _search(self) -> None:
+    def _call_search(self) -> None:
         self._documents.Search(pb.SearchRequest(text=self._texts(1)[0], k=10), timeout=120)
 
-    def _batch_search(self) -> None:
+    def _call_batch_search(self) -> None:
         queries = [pb.SearchRequest(text=t, k=20, include_text=False) for t in self._texts(16)]
         self._documents.BatchSearch(pb.BatchSearchRequest(queries=queries), timeout=120)
 
-    def _upsert(self) -> None:
+    def _call_upsert(self) -> None:
         chosen = self._rng.sample(self.ids, self._rng.randint(1, 4))
         editions = {}
         for doc_id in chosen:
@@ -160,7 +163,7 @@ class SoakClient(threading.Thread):
         for doc_id, edition in editions.items():
             self.ledger.settle(doc_id, edition)
 
-    def _delete(self) -> None:
+    def _call_delete(self) -> None:
         chosen = self._rng.sample(self.ids, self._rng.randint(1, 3))
         try:
             self._documents.Delete(pb.DeleteRequest(ids=chosen, ignore_missing=True), timeout=120)
@@ -171,7 +174,7 @@ class SoakClient(threading.Thread):
         for doc_id in chosen:
             self.ledger.settle(doc_id, DELETED)
 
-    def _feedback(self) -> None:
+    def _call_feedback(self) -> None:
         anchor, positive, negative = self._texts(3)
         item = pb.FeedbackItem(
             triplet=pb.Triplet(
@@ -182,7 +185,7 @@ class SoakClient(threading.Thread):
         )
         self._feedbacks.SubmitFeedback(pb.SubmitFeedbackRequest(items=[item]), timeout=120)
 
-    def _cancelled(self) -> None:
+    def _call_cancelled(self) -> None:
         """An Embed or Search the client gives up on while it runs (it may finish first)."""
         if self._rng.random() < 0.5:
             future = self._embeds.Embed.future(pb.EmbedRequest(inputs=self._texts(32)), timeout=120)
