@@ -124,14 +124,8 @@ def _first_record(settings: ServerSettings, run: Callable[[Sequence[str]], objec
     if is_model_folder(given):
         return registered(given, version_of(given), given.resolve().name)
     partial = partial_folder(home, FIRST_VERSION)
-    if partial.exists():
-        log.warning("removing leftover %s: an export that did not finish", partial)
-        shutil.rmtree(partial)
-    partial.parent.mkdir(parents=True, exist_ok=True)
     log.info("empty home %s: exporting model %r", home, settings.model)
-    run(export_command(settings.model, partial))
-    if not is_model_folder(partial):
-        raise RuntimeError(f"the trainer's export finished but {partial} has no onnx/model.onnx")
+    _export_into(settings.model, partial, run)
     folder = home / MODELS_DIR / FIRST_VERSION
     if folder.exists():  # a complete export from a start that died before registering it
         shutil.rmtree(folder)
@@ -153,16 +147,23 @@ def cross_encoder_folder(
         return folder
     # Exported under its final name (the export records that name as the version), then moved in.
     partial = folder.parent / ".partial" / folder.name
-    if partial.exists():  # left over from an export that did not finish
-        shutil.rmtree(partial)
-    partial.parent.mkdir(parents=True, exist_ok=True)
     log.info("exporting cross-encoder %r into %s", source, folder)
-    run(export_command(source, partial))
-    if not is_model_folder(partial):
-        raise RuntimeError(f"the trainer's export finished but {partial} has no onnx/model.onnx")
+    _export_into(source, partial, run)
     replace_durably(partial, folder)
     partial.parent.rmdir()
     return folder
+
+
+def _export_into(source: str, partial: Path, run: Callable[[Sequence[str]], object]) -> None:
+    """The trainer's export of `source` into `partial`, a leftover of an unfinished one removed
+    first; RuntimeError if the export ends without a complete folder."""
+    if partial.exists():
+        log.warning("removing leftover %s: an export that did not finish", partial)
+        shutil.rmtree(partial)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    run(export_command(source, partial))
+    if not is_model_folder(partial):
+        raise RuntimeError(f"the trainer's export finished but {partial} has no onnx/model.onnx")
 
 
 def _export_name(source: str) -> str:
