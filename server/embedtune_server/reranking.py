@@ -52,8 +52,7 @@ class Reranker:
         """The cross-encoder's score of each (query, text) pair; a long pair loses its longer side first."""
         # The batcher runs any backend: for this one an input is a pair and its output row a score.
         result = await self._batcher.embed(pairs)
-        scores = result.embeddings if len(pairs) else np.zeros(0, dtype=np.float32)
-        return PairScores(scores=scores, batch=result)
+        return PairScores(scores=result.embeddings, batch=result)
 
     async def stop(self) -> None:
         await self._batcher.stop()

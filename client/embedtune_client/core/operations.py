@@ -265,7 +265,7 @@ class Operations:
         top_n = optional(validation.int_between, "top_n", top_n, 1, len(refs))
         size = yield from self._chunk_size(len(refs), "max_rerank_candidates")
         pieces = chunks(refs, size)
-        offsets = [sum(len(piece) for piece in pieces[:i]) for i in range(len(pieces))]
+        offsets = [i * size for i in range(len(pieces))]  # every chunk but the last holds `size`
         responses = yield [
             Call(
                 calls.RERANK,
