@@ -11,6 +11,7 @@ dimensions (Matryoshka) and normalises it again, as OpenAI's are unit length.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Literal
 
 import grpc
@@ -73,10 +74,13 @@ def _check_model(request: Request, state: ServingState, model: str | None) -> No
     )
 
 
-def _encoded(vectors: np.ndarray, encoding_format: str) -> list:
+def _encoded(embeddings: Sequence[pb.Embedding], encoding_format: str) -> list:
+    """Each vector as OpenAI sends it: a list of floats, or base64 of little-endian float32."""
     if encoding_format == "base64":
-        return [base64.b64encode(row.astype("<f4").tobytes()).decode("ascii") for row in vectors]
-    return vectors.tolist()
+        return [
+            base64.b64encode(np.asarray(e.values, dtype="<f4").tobytes()).decode("ascii") for e in embeddings
+        ]
+    return [list(e.values) for e in embeddings]
 
 
 @router.post("/v1/embeddings", **calls(EMBED))
@@ -87,10 +91,9 @@ async def create_embeddings(request: Request, body: EmbeddingsRequest) -> Respon
     if body.dimensions is not None:
         embed.dimensions = body.dimensions
     response: pb.EmbedResponse = await call(request, embed)
-    vectors = np.array([e.values for e in response.embeddings], dtype=np.float32)
     data = [
         {"object": "embedding", "index": i, "embedding": vector}
-        for i, vector in enumerate(_encoded(vectors, body.encoding_format))
+        for i, vector in enumerate(_encoded(response.embeddings, body.encoding_format))
     ]
     tokens = sum(response.token_counts)
     content = {

@@ -19,6 +19,15 @@ from embedtune_server.services.training import TrainingServicer
 from embedtune_server.settings import ServerSettings
 from embedtune_server.state import StateHolder
 
+# The Servicers field of each proto service.
+_FIELDS = {
+    "EmbedService": "embed",
+    "IndexService": "index",
+    "FeedbackService": "feedback",
+    "TrainingService": "training",
+    "ModelService": "models",
+}
+
 
 @dataclass(frozen=True)
 class Servicers:
@@ -47,10 +56,4 @@ class Servicers:
 
     def of(self, service: str) -> object:
         """The servicer of a proto service, by its name in embedtune.proto ("EmbedService")."""
-        return {
-            "EmbedService": self.embed,
-            "IndexService": self.index,
-            "FeedbackService": self.feedback,
-            "TrainingService": self.training,
-            "ModelService": self.models,
-        }[service]
+        return getattr(self, _FIELDS[service])

@@ -167,10 +167,13 @@ class IndexServicer(pb_grpc.IndexServiceServicer):
         A reranked query is counted with every document it retrieved (its best `k` are not
         known yet), so the check stays an upper bound."""
         limit = self._settings.max_response_bytes
-        ids = [[int(i) for i in hits.ids] for hits in found]
         worst = response_size.worst_hit(self._settings)
-        if response_size.response_bytes(queries, ids, worst, state.model_version) <= limit:
+        if (
+            response_size.response_bytes(queries, [hits.ids for hits in found], worst, state.model_version)
+            <= limit
+        ):
             return
+        ids = [[int(i) for i in hits.ids] for hits in found]
         sizes = self._corpus.documents.sizes(sorted({i for row in ids for i in row}))
         size = response_size.response_bytes(queries, ids, sizes, state.model_version)
         response_size.refuse_past_limit(queries, size, limit)
