@@ -52,6 +52,19 @@ def machine() -> str:
     return f"{cpu_and_cores()}, Python {platform.python_version()}, {platform.system()}"
 
 
+def exported_model(given: Path | None, prefix: str = "embedtune-bench-") -> Path:
+    """`given`, or a fresh export (fp32 and int8) of the bundled model in a temporary folder."""
+    if given is not None:
+        return given
+    import tempfile
+
+    from embedtune_trainer.export import export_model_folder
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix)) / "model"
+    export_model_folder("default", output=folder, quantize=True)
+    return folder
+
+
 def write_section(title: str, body: str) -> None:
     """Replace (or append) the `## title` section of docs/benchmarks.md."""
     text = REPORT.read_text() if REPORT.exists() else _HEADER

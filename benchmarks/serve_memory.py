@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import machine, server_thread_flags, table, write_section
+from benchmarks.common import exported_model, machine, server_thread_flags, table, write_section
+from embedtune_server.memory import rss_bytes
 
 CALL_SIZES = (16, 64, 128, 128, 128, 128, 128, 128)
 CORES = 2
@@ -30,11 +31,7 @@ WORDS = "the a man woman child dog cat plays runs guitar piano river city bank m
 
 
 def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return rss_bytes(pid) / 2**20
 
 
 def run(folder: Path, flag: str, quantize: bool) -> tuple[list[float], float]:
@@ -67,12 +64,7 @@ def main() -> None:
     parser.add_argument("--quantize", action="store_true", help="serve the int8 graph")
     parser.add_argument("--model", type=Path, help="an exported model version folder (default: export one)")
     args = parser.parse_args()
-    folder = args.model
-    if folder is None:
-        from embedtune_trainer.export import export_model_folder
-
-        folder = Path(tempfile.mkdtemp(prefix="embedtune-bench-")) / "model"
-        export_model_folder("default", output=folder, quantize=True)
+    folder = exported_model(args.model)
 
     results: dict[str, list[tuple[list[float], float]]] = {label: [] for label, _ in CONFIGS}
     for p in range(args.passes):

@@ -38,6 +38,7 @@ import numpy as np
 
 from benchmarks.common import (
     alternated_medians,
+    exported_model,
     machine,
     server_thread_flags,
     stsb_sentences,
@@ -90,13 +91,7 @@ def drive(address: str, sentences: list[str], clients: int, request_size: int) -
                     errors.append(error)
                     return
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
+    elapsed = _threads([client] * clients)
     if errors:
         raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
     return len(sentences) / elapsed
@@ -197,13 +192,11 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
     from embedtune_server.launcher import start_server
-    from embedtune_trainer.export import export_model_folder
 
     sentences = stsb_sentences("dev")
     if args.quick:
         sentences, args.passes = sentences[:256], 1
-    folder = Path(tempfile.mkdtemp(prefix="embedtune-bench-")) / "model"
-    export_model_folder("default", output=folder, quantize=True)
+    folder = exported_model(None)
 
     reference = reference_encoder(folder)
     reference.encode(sentences[:WARM_UP_SENTENCES], batch_size=BATCH)

@@ -38,7 +38,7 @@ import grpc
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.common import machine, table, write_section
+from benchmarks.common import exported_model, machine, table, write_section
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 from embedtune_server.launcher import ServerProcess, start_server
@@ -296,16 +296,6 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def model_folder(given: Path | None) -> Path:
-    if given is not None:
-        return given
-    from embedtune_trainer.export import export_model_folder
-
-    folder = Path(tempfile.mkdtemp(prefix="embedtune-soak-")) / "model"
-    export_model_folder("default", output=folder, quantize=True)
-    return folder
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -320,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-docs", action="store_true", help="put the table in docs/benchmarks.md")
     args = parser.parse_args(argv)
 
-    folder = model_folder(args.model)
+    folder = exported_model(args.model)
     home = Path(tempfile.mkdtemp(prefix="embedtune-soak-home-")) / "home"
     flags = (["--quantize"] if args.quantize else []) + args.server_flag
     server = start_server(folder, home, *flags)
