@@ -47,7 +47,7 @@ def stsb_sentences(split: str = "dev") -> list[str]:
 
 
 def machine() -> str:
-    from embedtune_trainer.bench.pairs_command import machine as cpu_and_cores
+    from embedtune_trainer.bench.machine import machine as cpu_and_cores
 
     return f"{cpu_and_cores()}, Python {platform.python_version()}, {platform.system()}"
 

@@ -7,13 +7,14 @@ order, each sentence once) unless --sentences names a file with one sentence a l
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from embedtune_trainer.bench.machine import machine
 
 DEFAULT_NS = "100,1000,10000"
 DEFAULT_BUDGET_S = 60.0
@@ -146,14 +147,3 @@ def stsb_sentences(folder: Path) -> list[str]:
             for row in csv.reader(handle):
                 sentences.update(dict.fromkeys(row[:2]))
     return list(sentences)
-
-
-def machine() -> str:
-    """The CPU model and core count, which the figures depend on."""
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{cpu}, {os.cpu_count()} cores"
