@@ -80,7 +80,7 @@ def failure_response(failure: RpcFailure) -> JSONResponse:
     return error_response(status, failure.details, kind, failure.code.name.lower(), headers)
 
 
-def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     """Starlette's own refusals: an unknown route (404), a method the route lacks (405), a body
     over the limit (413)."""
     if exc.status_code == 404 and exc.detail == "Not Found":
@@ -90,14 +90,14 @@ def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         message = f"{request.url.path} does not take {request.method}; it takes {allowed}"
     else:
         message = str(exc.detail)
-    code = re.sub(r"\W+", "_", _REASONS.get(exc.status_code, "error")).lower()
+    code = _CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, message, "invalid_request_error", code, exc.headers)
 
 
-_REASONS = {404: "not found", 405: "method not allowed", 413: "request too large"}
+_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
-def _invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
     """A body that is not JSON, or not of the route's schema (a type the proto cannot hold)."""
     parts = []
     for error in exc.errors():
@@ -113,20 +113,13 @@ def install(app: FastAPI) -> None:
     async def rpc_failure(request: Request, exc: RpcFailure) -> JSONResponse:
         return failure_response(exc)
 
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return _http_error(request, exc)
-
-    async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _invalid_body(request, exc)
-
-    async def invalid_field(request: Request, exc: ValidationError) -> JSONResponse:
-        return failure_response(RpcFailure(*status_of(exc), cause=exc))
-
-    async def internal(request: Request, exc: Exception) -> JSONResponse:
-        return failure_response(RpcFailure(*status_of(exc), cause=exc))  # logs the traceback
+    async def mapped(request: Request, exc: Exception) -> JSONResponse:
+        return failure_response(RpcFailure(*status_of(exc), cause=exc))  # logs an unexpected traceback
 
     app.add_exception_handler(RpcFailure, rpc_failure)
-    app.add_exception_handler(ValidationError, invalid_field)
-    app.add_exception_handler(Exception, internal)
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, invalid_body)
+    # ValidationError needs its own entry: Starlette answers the Exception handler's errors and
+    # then raises them again.
+    app.add_exception_handler(ValidationError, mapped)
+    app.add_exception_handler(Exception, mapped)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_body)
