@@ -16,11 +16,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import machine, shared_data, stsb_pairs, table, write_section
+from benchmarks.common import (
+    FINE_TUNING,
+    FINE_TUNING_SEED,
+    FINE_TUNING_TEXT,
+    fine_tuning_table,
+    machine,
+    reference_training_arguments,
+    shared_data,
+    stsb_pairs,
+    write_section,
+)
 
 THREADS = 2
-SETTINGS = {"epochs": 1, "batch_size": 16, "learning_rate": 2e-5, "warmup_ratio": 0.1, "weight_decay": 0.01}
-SEED = 42
 
 
 class _STEncoder:
@@ -99,18 +107,7 @@ def _train_reference(rows, evaluator, output: Path) -> dict[str, float]:
             "score": [s / 5 for *_, s in rows],
         }
     )
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(output),
-        num_train_epochs=SETTINGS["epochs"],
-        per_device_train_batch_size=SETTINGS["batch_size"],
-        learning_rate=SETTINGS["learning_rate"],
-        warmup_steps=SETTINGS["warmup_ratio"],  # a float below 1 is a ratio in transformers 5
-        weight_decay=SETTINGS["weight_decay"],
-        seed=SEED,
-        save_strategy="epoch",
-        report_to="none",
-        logging_steps=50,
-    )
+    args = reference_training_arguments(SentenceTransformerTrainingArguments, output)
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=data, loss=CosineSimilarityLoss(model)
     )
@@ -133,11 +130,11 @@ def _train_ours(train_file: Path, limit: int, args, evaluator, output: Path) -> 
             loss="CosineSimilarityLoss",
             base="default",
             data_settings=DataSettings(label_scale=5, limit=limit),
-            seed=SEED,
+            seed=FINE_TUNING_SEED,
             batching=Batching(args.batching),
             merge_columns=not args.separate_columns,
             export_onnx=False,
-            **SETTINGS,
+            **FINE_TUNING,
         )
     )
     after = evaluator(SentenceEncoder.load(output))["spearman_cosine"]
@@ -145,22 +142,7 @@ def _train_ours(train_file: Path, limit: int, args, evaluator, output: Path) -> 
 
 
 def _report(args, train_pairs: int, dev_pairs: int, reference: dict, ours: dict) -> None:
-    rows = []
-    for name, run in (
-        ("sentence-transformers 6 (SentenceTransformerTrainer)", reference),
-        ("embedtune", ours),
-    ):
-        rows.append(
-            [
-                name,
-                f"{run['before']:.4f}",
-                f"{run['after']:.4f}",
-                f"{run['seconds']:.1f}",
-                f"{train_pairs / run['seconds']:.1f}",
-            ]
-        )
-    speed = reference["seconds"] / ours["seconds"]
-    delta = ours["after"] - reference["after"]
+    runs = {"sentence-transformers 6 (SentenceTransformerTrainer)": reference, "embedtune": ours}
     body = "\n".join(
         [
             "```",
@@ -174,15 +156,11 @@ def _report(args, train_pairs: int, dev_pairs: int, reference: dict, ours: dict)
             f"Machine: {machine()}; {THREADS} torch threads. "
             f"{train_pairs} training pairs, STSb dev {dev_pairs} pairs"
             + (" (quick smoke run: subsets, not comparable to a full run)." if args.quick else "."),
-            "Settings: CosineSimilarityLoss, 1 epoch, batch 16, lr 2e-5, 10% warm-up, weight decay 0.01, "
-            f"seed 42; our batching: {args.batching}; "
+            f"Settings: CosineSimilarityLoss, {FINE_TUNING_TEXT}; our batching: {args.batching}; "
             f"text columns: {'separate passes' if args.separate_columns else 'one pass when alike'}. "
             "One untimed warm-up pass first; train s is the wall clock of `trainer.train()` for each.",
             "",
-            table(["trainer", "dev Spearman before", "dev Spearman after", "train s", "pairs/s"], rows),
-            "",
-            f"Spearman difference (ours − reference): {delta:+.4f}; "
-            f"throughput ratio (ours / reference): {speed:.2f}×.",
+            fine_tuning_table(train_pairs, runs),
         ]
     )
     write_section("Fine-tuning on STSb (CosineSimilarityLoss)", body)
