@@ -6,6 +6,7 @@ the figures in place and the command that made them stands beside them.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import platform
@@ -136,6 +137,28 @@ FINE_TUNING_SEED = 42
 FINE_TUNING_TEXT = "1 epoch, batch 16, lr 2e-5, 10% warm-up, weight decay 0.01, seed 42"
 
 
+FINE_TUNING_THREADS = 2
+
+
+def fine_tuning_parser(description: str) -> argparse.ArgumentParser:
+    """The options every training benchmark takes: a smoke run, and which trainer goes first."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="320 training pairs, 300 dev pairs: a smoke run")
+    parser.add_argument("--ours-first", action="store_true", help="run ours before the reference")
+    return parser
+
+
+def stsb_fine_tuning_rows(quick: bool) -> tuple[list[tuple[str, str, float]], list[tuple[str, str, float]]]:
+    """STSb train and dev rows for a training benchmark (subsets when `quick`), with torch
+    limited to `FINE_TUNING_THREADS` for both trainers."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(FINE_TUNING_THREADS))
+    import torch
+
+    torch.set_num_threads(FINE_TUNING_THREADS)
+    train_limit, dev_limit = (320, 300) if quick else (None, None)
+    return stsb_pairs("train")[:train_limit], stsb_pairs("dev")[:dev_limit]
+
+
 def reference_training_arguments(arguments_class: type, output: Path) -> object:
     """`FINE_TUNING` as sentence-transformers' training arguments (its bi- and cross-encoder
     argument classes take the same fields), one checkpoint at the end of the epoch."""
@@ -153,10 +176,37 @@ def reference_training_arguments(arguments_class: type, output: Path) -> object:
     )
 
 
-def fine_tuning_table(train_pairs: int, runs: dict[str, dict[str, float]]) -> str:
-    """Dev metric before/after and training speed per trainer; then ours against the reference,
-    `runs` holding "reference" and "ours" keyed by their table names in that order."""
-    reference, ours = runs.values()
+def run_fine_tuning(
+    runs: dict[str, Callable[[], dict[str, float]]], ours_first: bool
+) -> dict[str, dict[str, float]]:
+    """Each trainer's run ("reference" and "ours"), the reference first unless `ours_first`,
+    each returning its dev metric `before` and `after` training and the training `seconds`."""
+    order = ["ours", "reference"] if ours_first else ["reference", "ours"]
+    results = {name: runs[name]() for name in order}
+    return {name: results[name] for name in ("reference", "ours")}
+
+
+def write_fine_tuning(
+    title: str,
+    args: argparse.Namespace,
+    command: str,
+    settings: str,
+    sizes: tuple[int, int],
+    names: tuple[str, str],
+    results: dict,
+) -> None:
+    """The section of a training benchmark: the command (`command` plus the common options in
+    `args`), the machine, the (train, dev) `sizes` and `settings`, then the dev metric before
+    and after and the training speed of the reference and ours (`names` in that order)."""
+    command += (" --quick" if args.quick else "") + (" --ours-first" if args.ours_first else "")
+    train_pairs, dev_pairs = sizes
+    setup = (
+        f"{FINE_TUNING_THREADS} torch threads. {train_pairs} training pairs, STSb dev {dev_pairs} pairs"
+        + (" (quick smoke run: subsets, not comparable to a full run)." if args.quick else ".")
+        + f"\nSettings: {settings} One untimed warm-up pass first; train s is the wall clock of "
+        "`trainer.train()` for each."
+    )
+    reference, ours = results["reference"], results["ours"]
     rows = [
         [
             name,
@@ -165,13 +215,21 @@ def fine_tuning_table(train_pairs: int, runs: dict[str, dict[str, float]]) -> st
             f"{run['seconds']:.1f}",
             f"{train_pairs / run['seconds']:.1f}",
         ]
-        for name, run in runs.items()
+        for name, run in zip(names, (reference, ours), strict=True)
     ]
-    return "\n".join(
+    body = "\n".join(
         [
+            "```",
+            f"flock /tmp/embedtune-bench.lock .venv/bin/python -m {command}",
+            "```",
+            "",
+            f"Machine: {machine()}. {setup}",
+            "",
             table(["trainer", "dev Spearman before", "dev Spearman after", "train s", "pairs/s"], rows),
             "",
             f"Spearman difference (ours − reference): {ours['after'] - reference['after']:+.4f}; "
             f"throughput ratio (ours / reference): {reference['seconds'] / ours['seconds']:.2f}×.",
         ]
     )
+    write_section(title, body)
+    print(body)

@@ -11,8 +11,6 @@ training pairs/s (wall clock of the training loop).
 
 from __future__ import annotations
 
-import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -21,34 +19,25 @@ from benchmarks.common import (
     FINE_TUNING,
     FINE_TUNING_SEED,
     FINE_TUNING_TEXT,
-    fine_tuning_table,
-    machine,
+    fine_tuning_parser,
     reference_training_arguments,
+    run_fine_tuning,
     shared_data,
-    stsb_pairs,
-    write_section,
+    stsb_fine_tuning_rows,
+    write_fine_tuning,
 )
 
-THREADS = 2
 LOSS = "BinaryCrossEntropyLoss"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="320 training pairs, 300 dev pairs: a smoke run")
-    parser.add_argument("--ours-first", action="store_true", help="run ours before the reference")
+    parser = fine_tuning_parser(__doc__.splitlines()[0])
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
     train_file = shared_data("stsb") / "en-train.csv"
-
-    import torch
+    train_rows, dev_rows = stsb_fine_tuning_rows(args.quick)
 
     from embedtune_trainer.cross_encoder.evaluators import PairScoreEvaluator
 
-    torch.set_num_threads(THREADS)
-    train_limit, dev_limit = (320, 300) if args.quick else (None, None)
-    train_rows = stsb_pairs("train")[:train_limit]
-    dev_rows = stsb_pairs("dev")[:dev_limit]
     evaluator = PairScoreEvaluator([(a, b) for a, b, _ in dev_rows], [s for *_, s in dev_rows])
     work = Path(tempfile.mkdtemp(prefix="embedtune-ce-stsb-"))
 
@@ -57,9 +46,7 @@ def main() -> None:
         "reference": lambda: _train_reference(train_rows, evaluator, work / "st"),
         "ours": lambda: _train_ours(train_file, len(train_rows), evaluator, work / "ours"),
     }
-    order = ["ours", "reference"] if args.ours_first else ["reference", "ours"]
-    results = {name: runs[name]() for name in order}
-    _report(args, len(train_rows), len(dev_rows), results["reference"], results["ours"])
+    _report(args, len(train_rows), len(dev_rows), run_fine_tuning(runs, args.ours_first))
 
 
 def _warm_up(rows) -> None:
@@ -133,28 +120,15 @@ def _train_ours(train_file: Path, limit: int, evaluator, output: Path) -> dict[s
     return {"before": before, "after": after, "seconds": result.train_seconds}
 
 
-def _report(args, train_pairs: int, dev_pairs: int, reference: dict, ours: dict) -> None:
-    runs = {"sentence-transformers 6 (CrossEncoderTrainer)": reference, "embedtune": ours}
-    body = "\n".join(
-        [
-            "```",
-            "flock /tmp/embedtune-bench.lock .venv/bin/python -m benchmarks.finetune_cross_encoder"
-            + (" --quick" if args.quick else "")
-            + (" --ours-first" if args.ours_first else ""),
-            "```",
-            "",
-            f"Machine: {machine()}; {THREADS} torch threads. "
-            f"{train_pairs} training pairs, STSb dev {dev_pairs} pairs"
-            + (" (quick smoke run: subsets, not comparable to a full run)." if args.quick else "."),
-            f"Settings: a new one-logit head on the bundled all-MiniLM-L6-v2 transformer, {LOSS}, "
-            f"{FINE_TUNING_TEXT}. One untimed warm-up pass first; train s is the wall clock of "
-            "`trainer.train()` for each; Spearman of `predict` on the dev pairs, one evaluator for both.",
-            "",
-            fine_tuning_table(train_pairs, runs),
-        ]
+def _report(args, train_pairs: int, dev_pairs: int, results: dict) -> None:
+    settings = (
+        f"a new one-logit head on the bundled all-MiniLM-L6-v2 transformer, {LOSS}, {FINE_TUNING_TEXT}; "
+        "Spearman of `predict` on the dev pairs, one evaluator for both."
     )
-    write_section(f"Cross-encoder training on STSb ({LOSS})", body)
-    print(body)
+    names = ("sentence-transformers 6 (CrossEncoderTrainer)", "embedtune")
+    title = f"Cross-encoder training on STSb ({LOSS})"
+    command = "benchmarks.finetune_cross_encoder"
+    write_fine_tuning(title, args, command, settings, (train_pairs, dev_pairs), names, results)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ by the same evaluator for both, and training pairs/s (wall clock of the training
 
 from __future__ import annotations
 
-import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -20,15 +18,13 @@ from benchmarks.common import (
     FINE_TUNING,
     FINE_TUNING_SEED,
     FINE_TUNING_TEXT,
-    fine_tuning_table,
-    machine,
+    fine_tuning_parser,
     reference_training_arguments,
+    run_fine_tuning,
     shared_data,
-    stsb_pairs,
-    write_section,
+    stsb_fine_tuning_rows,
+    write_fine_tuning,
 )
-
-THREADS = 2
 
 
 class _STEncoder:
@@ -44,23 +40,15 @@ class _STEncoder:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="320 training pairs, 300 dev pairs: a smoke run")
+    parser = fine_tuning_parser(__doc__.splitlines()[0])
     parser.add_argument("--batching", default="auto", choices=["auto", "random", "length"])
     parser.add_argument("--separate-columns", action="store_true", help="ours: one encoder pass per column")
-    parser.add_argument("--ours-first", action="store_true", help="run ours before the reference")
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
     train_file = shared_data("stsb") / "en-train.csv"
-
-    import torch
+    train_rows, dev_rows = stsb_fine_tuning_rows(args.quick)
 
     from embedtune_trainer.evaluation import STSEvaluator
 
-    torch.set_num_threads(THREADS)
-    train_limit, dev_limit = (320, 300) if args.quick else (None, None)
-    train_rows = stsb_pairs("train")[:train_limit]
-    dev_rows = stsb_pairs("dev")[:dev_limit]
     evaluator = STSEvaluator(
         [a for a, _, _ in dev_rows], [b for _, b, _ in dev_rows], [s for *_, s in dev_rows]
     )
@@ -71,10 +59,7 @@ def main() -> None:
         "reference": lambda: _train_reference(train_rows, evaluator, work / "st"),
         "ours": lambda: _train_ours(train_file, len(train_rows), args, evaluator, work / "ours"),
     }
-    order = ["ours", "reference"] if args.ours_first else ["reference", "ours"]
-    results = {name: runs[name]() for name in order}
-    reference, ours = results["reference"], results["ours"]
-    _report(args, len(train_rows), len(dev_rows), reference, ours)
+    _report(args, len(train_rows), len(dev_rows), run_fine_tuning(runs, args.ours_first))
 
 
 def _warm_up(rows) -> None:
@@ -141,30 +126,19 @@ def _train_ours(train_file: Path, limit: int, args, evaluator, output: Path) -> 
     return {"before": before, "after": after, "seconds": result.train_seconds}
 
 
-def _report(args, train_pairs: int, dev_pairs: int, reference: dict, ours: dict) -> None:
-    runs = {"sentence-transformers 6 (SentenceTransformerTrainer)": reference, "embedtune": ours}
-    body = "\n".join(
-        [
-            "```",
-            "flock /tmp/embedtune-bench.lock .venv/bin/python -m benchmarks.finetune_stsb"
-            + (" --quick" if args.quick else "")
-            + ("" if args.batching == "auto" else f" --batching {args.batching}")
-            + (" --separate-columns" if args.separate_columns else "")
-            + (" --ours-first" if args.ours_first else ""),
-            "```",
-            "",
-            f"Machine: {machine()}; {THREADS} torch threads. "
-            f"{train_pairs} training pairs, STSb dev {dev_pairs} pairs"
-            + (" (quick smoke run: subsets, not comparable to a full run)." if args.quick else "."),
-            f"Settings: CosineSimilarityLoss, {FINE_TUNING_TEXT}; our batching: {args.batching}; "
-            f"text columns: {'separate passes' if args.separate_columns else 'one pass when alike'}. "
-            "One untimed warm-up pass first; train s is the wall clock of `trainer.train()` for each.",
-            "",
-            fine_tuning_table(train_pairs, runs),
-        ]
+def _report(args, train_pairs: int, dev_pairs: int, results: dict) -> None:
+    command = (
+        "benchmarks.finetune_stsb"
+        + ("" if args.batching == "auto" else f" --batching {args.batching}")
+        + (" --separate-columns" if args.separate_columns else "")
     )
-    write_section("Fine-tuning on STSb (CosineSimilarityLoss)", body)
-    print(body)
+    settings = (
+        f"CosineSimilarityLoss, {FINE_TUNING_TEXT}; our batching: {args.batching}; "
+        f"text columns: {'separate passes' if args.separate_columns else 'one pass when alike'}."
+    )
+    names = ("sentence-transformers 6 (SentenceTransformerTrainer)", "embedtune")
+    title = "Fine-tuning on STSb (CosineSimilarityLoss)"
+    write_fine_tuning(title, args, command, settings, (train_pairs, dev_pairs), names, results)
 
 
 if __name__ == "__main__":
