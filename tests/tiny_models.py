@@ -93,15 +93,17 @@ TOPICS = {
 }
 
 
-def make_triplets(count: int, seed: int) -> list[dict[str, str]]:
-    """(anchor, positive, negative) as bags of words: anchor and positive share a topic, the negative not.
+def make_triplets(count: int, seed: int, words: int = 3) -> list[dict[str, str]]:
+    """(anchor, positive, negative) as bags of `words` words: anchor and positive share a topic,
+    the negative not.
 
     A random tiny encoder ranks these at chance; one that learns which words go together does not.
+    More words per text give a tiny cross-encoder more evidence per pair, so it learns in fewer steps.
     """
     rng = random.Random(seed)
 
     def text(topic: str) -> str:
-        return " ".join(rng.sample(TOPICS[topic], 3))
+        return " ".join(rng.sample(TOPICS[topic], words))
 
     rows = []
     for _ in range(count):
