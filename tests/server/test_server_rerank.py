@@ -390,17 +390,6 @@ MADE_UP_LISTS = [
 ]
 
 
-@pytest.fixture
-def one_torch_thread():
-    """A tiny model's ops are too small to share out: on a busy machine a second thread only waits."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
 def test_rerank_orders_a_made_up_list_after_a_short_training_run(pool, tmp_path, one_torch_thread):
     """`embedtune train --cross-encoder` on topic triplets, then a real server on its output: Rerank puts
