@@ -331,6 +331,21 @@ def test_a_folder_that_is_not_a_cross_encoder_stops_the_server_with_one_line(poo
     assert "Traceback" not in str(caught.value)
 
 
+def test_a_classifier_cross_encoder_stops_the_server_naming_num_labels(pool, tmp_path):
+    """Reranking needs one score per pair: a three-class cross-encoder is refused at start, in one
+    line that names the flag, the field and what is served."""
+    from embedtune_trainer.export import export_model_folder
+
+    source = build_tiny_cross_encoder(num_labels=3).save(tmp_path / "classifier")
+    folder = tmp_path / "ce-classifier"
+    export_model_folder(source, output=folder)
+    with pytest.raises(RuntimeError) as caught:
+        pool.start("--cross-encoder", str(folder))
+    message = str(caught.value)
+    assert f"--cross-encoder {folder}" in message and "Traceback" not in message
+    assert "num_labels=3" in message and "num_labels=1" in message
+
+
 def test_cross_encoder_quantize_scores_with_the_int8_graph(pool, tiny_cross_encoder_dir, reference):
     server = pool.start("--cross-encoder", str(tiny_cross_encoder_dir), "--cross-encoder-quantize")
     texts = list(DOCUMENTS.values())
