@@ -331,6 +331,7 @@ def test_a_folder_that_is_not_a_cross_encoder_stops_the_server_with_one_line(poo
     assert "Traceback" not in str(caught.value)
 
 
+@pytest.mark.slow
 def test_a_classifier_cross_encoder_stops_the_server_naming_num_labels(pool, tmp_path):
     """Reranking needs one score per pair: a three-class cross-encoder is refused at start, in one
     line that names the flag, the field and what is served."""
