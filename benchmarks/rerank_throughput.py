@@ -7,7 +7,8 @@ Runs two real `embedtune serve --cross-encoder DIR` child processes (the folder'
 graph, and its int8 graph with `--cross-encoder-quantize`) on loopback and drives them
 with 1 and 8 concurrent clients, each Rerank request one STSb dev sentence against the
 next CANDIDATES sentences. The reference, `CrossEncoder.predict` on the same folder in
-process over the same pairs in the same batches (one request's candidates per batch),
+process over all the same pairs in one call (batch CANDIDATES; it sorts the pairs by
+length first, so its batches pad less than one request's candidates would),
 is one more run in the same passes, as in `benchmarks.serve_throughput`: passes
 alternated, medians reported. Server and reference get the same thread budget; the
 clients share the machine with the server, so the figures include their CPU cost.
@@ -69,7 +70,7 @@ def reference_cross_encoder(folder: Path):
 
 
 def predict(model, lists: list[RerankList]) -> np.ndarray:
-    """The reference's scores of every (query, candidate) pair, one list per batch."""
+    """The reference's scores of every (query, candidate) pair, in one call (it batches by length)."""
     pairs = [(query, text) for query, texts in lists for text in texts]
     return model.predict(pairs, batch_size=CANDIDATES, show_progress_bar=False)
 
@@ -178,7 +179,7 @@ def main() -> None:
             f"{CANDIDATES} ({pairs} pairs), through `embedtune serve --cross-encoder` on loopback (its "
             f"default on {THREADS} cores: `{flags}`), against sentence-transformers "
             f"`CrossEncoder.predict` on the same folder in process over the same pairs (batch "
-            f"{CANDIDATES}, one request's pairs per batch, {THREADS} torch threads): "
+            f"{CANDIDATES}, all pairs in one call: it sorts them by length, {THREADS} torch threads): "
             f"**{reference_rate:.0f} pairs/s**. The reference and every row run once per pass, passes "
             f"alternated (each starting one run later); medians of {args.passes} passes. Clients run on "
             f"the same machine. Machine: {machine()}.",
