@@ -99,35 +99,6 @@ def server_thread_flags(cores: int) -> tuple[str, ...]:
     return ("--inference-streams", str(streams), "--intra-op-threads", str(threads))
 
 
-def sorted_batches(items: Sequence, keys: Sequence[int], size: int) -> list[list]:
-    """`items` in descending `keys` order (ties keep their order), cut into batches of `size`."""
-    order = np.argsort([-k for k in keys], kind="stable")
-    return [[items[i] for i in order[start : start + size]] for start in range(0, len(order), size)]
-
-
-def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cosine similarity of two embedding matrices."""
-    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-
-
-def alternated_medians(runs: list[Callable[[], object]], passes: int, warm_up: bool = True) -> list[float]:
-    """Median seconds of each run over `passes` timed passes, after one untimed pass if `warm_up`.
-
-    Every pass runs each once, so a slow spell of the machine hits them all alike, and
-    each pass starts one run later than the previous, so no run always goes first.
-    """
-    seconds: list[list[float]] = [[] for _ in runs]
-    first = 0 if warm_up else 1
-    for p in range(first, passes + 1):
-        for k in range(len(runs)):
-            i = (p + k) % len(runs)
-            start = time.perf_counter()
-            runs[i]()
-            if p:
-                seconds[i].append(time.perf_counter() - start)
-    return [float(np.median(s)) for s in seconds]
-
-
 def run_threads(works: list[Callable[[], None]]) -> float:
     """Seconds for one thread per work until all return."""
     threads = [threading.Thread(target=work) for work in works]
@@ -174,3 +145,32 @@ def drive_grpc(
     if errors:
         raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
     return elapsed
+
+
+def sorted_batches(items: Sequence, keys: Sequence[int], size: int) -> list[list]:
+    """`items` in descending `keys` order (ties keep their order), cut into batches of `size`."""
+    order = np.argsort([-k for k in keys], kind="stable")
+    return [[items[i] for i in order[start : start + size]] for start in range(0, len(order), size)]
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of two embedding matrices."""
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def alternated_medians(runs: list[Callable[[], object]], passes: int, warm_up: bool = True) -> list[float]:
+    """Median seconds of each run over `passes` timed passes, after one untimed pass if `warm_up`.
+
+    Every pass runs each once, so a slow spell of the machine hits them all alike, and
+    each pass starts one run later than the previous, so no run always goes first.
+    """
+    seconds: list[list[float]] = [[] for _ in runs]
+    first = 0 if warm_up else 1
+    for p in range(first, passes + 1):
+        for k in range(len(runs)):
+            i = (p + k) % len(runs)
+            start = time.perf_counter()
+            runs[i]()
+            if p:
+                seconds[i].append(time.perf_counter() - start)
+    return [float(np.median(s)) for s in seconds]
