@@ -12,11 +12,15 @@ import os
 import platform
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
+
+Request = TypeVar("Request")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("EMBEDTUNE_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -94,6 +98,54 @@ def server_thread_flags(cores: int) -> tuple[str, ...]:
 
     streams, threads = resolve_parallelism(0, 0, cores)
     return ("--inference-streams", str(streams), "--intra-op-threads", str(threads))
+
+
+def run_threads(works: list[Callable[[], None]]) -> float:
+    """Seconds for one thread per work until all return."""
+    threads = [threading.Thread(target=work) for work in works]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+def drive_grpc(
+    address: str,
+    requests: Sequence[Request],
+    clients: int,
+    sender: Callable[[object], Callable[[Request], object]],
+) -> float:
+    """Seconds for `clients` threads, each with its own channel, to send every request once between them.
+
+    `sender(channel)` returns the call that sends one request on that channel; the first
+    failed request stops its client, and any failure is raised once all have stopped.
+    """
+    import grpc
+
+    cursor = iter(range(len(requests)))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def client() -> None:
+        with grpc.insecure_channel(address) as channel:
+            send = sender(channel)
+            while True:
+                with lock:
+                    i = next(cursor, None)
+                if i is None:
+                    return
+                try:
+                    send(requests[i])
+                except grpc.RpcError as error:
+                    errors.append(error)
+                    return
+
+    elapsed = run_threads([client] * clients)
+    if errors:
+        raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
+    return elapsed
 
 
 def sorted_batches(items: Sequence, keys: Sequence[int], size: int) -> list[list]:

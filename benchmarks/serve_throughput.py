@@ -38,8 +38,10 @@ import numpy as np
 
 from benchmarks.common import (
     alternated_medians,
+    drive_grpc,
     exported_model,
     machine,
+    run_threads,
     server_thread_flags,
     stsb_sentences,
     table,
@@ -67,45 +69,16 @@ def reference_encoder(folder: Path):
 
 def drive(address: str, sentences: list[str], clients: int, request_size: int) -> float:
     """Sentences/s with `clients` threads, each its own channel, sharing the work."""
-    import grpc
+    requests = [sentences[i : i + request_size] for i in range(0, len(sentences), request_size)]
+    return len(sentences) / drive_grpc(address, requests, clients, _embed_sender)
 
+
+def _embed_sender(channel) -> Callable[[list[str]], object]:
     from embedtune_client.v1 import embedtune_pb2 as pb
     from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
 
-    requests = [sentences[i : i + request_size] for i in range(0, len(sentences), request_size)]
-    cursor = iter(range(len(requests)))
-    lock = threading.Lock()
-    errors: list[BaseException] = []
-
-    def client() -> None:
-        with grpc.insecure_channel(address) as channel:
-            stub = pb_grpc.EmbedServiceStub(channel)
-            while True:
-                with lock:
-                    i = next(cursor, None)
-                if i is None:
-                    return
-                try:
-                    stub.Embed(pb.EmbedRequest(inputs=requests[i]), timeout=300)
-                except grpc.RpcError as error:
-                    errors.append(error)
-                    return
-
-    elapsed = _threads([client] * clients)
-    if errors:
-        raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
-    return len(sentences) / elapsed
-
-
-def _threads(works: list[Callable[[], None]]) -> float:
-    """Seconds for one thread per work until all return."""
-    threads = [threading.Thread(target=work) for work in works]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - start
+    stub = pb_grpc.EmbedServiceStub(channel)
+    return lambda inputs: stub.Embed(pb.EmbedRequest(inputs=inputs), timeout=300)
 
 
 def _decode(data: list[dict]) -> np.ndarray:
@@ -139,7 +112,7 @@ def drive_http(url: str, model: str, sentences: list[str], clients: int, request
     # of the benchmark's setup, not of a request.
     pool = [httpx.Client(base_url=url, timeout=300) for _ in range(clients)]
     try:
-        elapsed = _threads([partial(client, http) for http in pool])
+        elapsed = run_threads([partial(client, http) for http in pool])
     finally:
         for http in pool:
             http.close()

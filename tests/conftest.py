@@ -124,6 +124,18 @@ def tiny_bert_config(tiny_tokenizer):
     )
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test, for training a tiny model: its ops are too small to share
+    out, and on a busy machine a second thread only waits."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def shared_data(name: str) -> Path:
     """A folder of ../shared/data, or a skip that says why."""
     path = SHARED_DATA / name

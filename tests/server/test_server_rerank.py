@@ -1,6 +1,7 @@
 """Rerank and Search's rerank_top_k on a real server with a tiny cross-encoder: the scores are
 the model's (run here with torch and the Hugging Face tokenizer), sorted; bad input gets the
-right status and a message naming the field and the limit; no cross-encoder is FAILED_PRECONDITION."""
+right status and a message naming the field and the limit; no cross-encoder is FAILED_PRECONDITION;
+a cross-encoder trained by `embedtune train --cross-encoder` reranks a made-up list correctly."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import grpc
 import numpy as np
 import pytest
 from tiny_models import TINY_CROSS_ENCODER_MAX_SEQ_LENGTH as MAX_SEQ_LENGTH
-from tiny_models import CrossEncoderReference
+from tiny_models import CrossEncoderReference, build_tiny_cross_encoder, make_triplets
 
+from embedtune_client import Client
+from embedtune_client.cli import main as embedtune
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.backend.tokenizer import PairTokenizer
 from embedtune_server.launcher import ServerPool, free_port
@@ -328,6 +331,22 @@ def test_a_folder_that_is_not_a_cross_encoder_stops_the_server_with_one_line(poo
     assert "Traceback" not in str(caught.value)
 
 
+@pytest.mark.slow
+def test_a_classifier_cross_encoder_stops_the_server_naming_num_labels(pool, tmp_path):
+    """Reranking needs one score per pair: a three-class cross-encoder is refused at start, in one
+    line that names the flag, the field and what is served."""
+    from embedtune_trainer.export import export_model_folder
+
+    source = build_tiny_cross_encoder(num_labels=3).save(tmp_path / "classifier")
+    folder = tmp_path / "ce-classifier"
+    export_model_folder(source, output=folder)
+    with pytest.raises(RuntimeError) as caught:
+        pool.start("--cross-encoder", str(folder))
+    message = str(caught.value)
+    assert f"--cross-encoder {folder}" in message and "Traceback" not in message
+    assert "num_labels=3" in message and "num_labels=1" in message
+
+
 def test_cross_encoder_quantize_scores_with_the_int8_graph(pool, tiny_cross_encoder_dir, reference):
     server = pool.start("--cross-encoder", str(tiny_cross_encoder_dir), "--cross-encoder-quantize")
     texts = list(DOCUMENTS.values())
@@ -339,3 +358,82 @@ def test_cross_encoder_quantize_scores_with_the_int8_graph(pool, tiny_cross_enco
     fp32 = reference.scores(QUERY, texts)
     assert np.abs(served - fp32).max() > 1e-6  # not the fp32 graph
     assert np.abs(served - fp32).max() < 0.05  # the same model, int8
+
+
+# Made up over tiny_models.TOPICS: (query, candidates, the one candidate of the query's topic).
+# The answer sits at a different position in each list, so no position bias ranks them all.
+MADE_UP_LISTS = [
+    (
+        "cat dog horse cow sheep",
+        [
+            "rain snow wind storm fog",
+            "goat rabbit mouse dog cat",
+            "bread cheese apple rice soup",
+            "car truck bus train plane",
+        ],
+        1,
+    ),
+    (
+        "car truck bus boat bike",
+        [
+            "train plane tram car bus",
+            "cake salad pasta bread rice",
+            "sun fog hail frost rain",
+            "mouse goat cow horse cat",
+        ],
+        0,
+    ),
+    (
+        "bread cheese soup cake salad",
+        [
+            "dog horse cow rabbit goat",
+            "boat bike tram truck train",
+            "frost storm wind snow sun",
+            "apple rice pasta bread soup",
+        ],
+        3,
+    ),
+    (
+        "rain snow storm sun hail",
+        [
+            "bike plane car boat tram",
+            "sheep mouse rabbit cat horse",
+            "fog frost wind rain storm",
+            "salad cake cheese apple pasta",
+        ],
+        2,
+    ),
+]
+
+
+@pytest.mark.slow
+def test_rerank_orders_a_made_up_list_after_a_short_training_run(pool, tmp_path, one_torch_thread):
+    """`embedtune train --cross-encoder` on topic triplets, then a real server on its output: Rerank puts
+    each query's same-topic candidate first, with the trained model's scores; untrained, it does not."""
+    from embedtune_trainer.cross_encoder import CrossEncoder
+
+    def firsts(model: CrossEncoder) -> list[int]:
+        return [int(np.argmax(model.predict([(q, t) for t in texts]))) for q, texts, _ in MADE_UP_LISTS]
+
+    answers = [answer for _, _, answer in MADE_UP_LISTS]
+    # Five-word texts give the tiny model enough evidence per pair to learn in a few hundred steps.
+    base = build_tiny_cross_encoder(seed=0, dropout=0.0, max_seq_length=16).save(tmp_path / "untrained")
+    before = firsts(CrossEncoder.load(base))
+    assert sum(f == a for f, a in zip(before, answers, strict=True)) <= 1  # chance: one list in four
+
+    data = tmp_path / "triplets.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in make_triplets(400, seed=1, words=5)))
+    output = tmp_path / "ce-topics"
+    argv = ["train", "--cross-encoder", "--base", str(base), "--data", str(data), "--output", str(output)]
+    argv += ["--epochs", "8", "--batch-size", "32", "--lr", "1e-3", "--warmup-ratio", "0"]
+    assert embedtune(argv) == 0
+    trained = CrossEncoder.load(output)
+
+    server = pool.start("--cross-encoder", str(output))
+    with Client(server.address) as client:
+        for query, texts, answer in MADE_UP_LISTS:
+            results = client.rerank(query, texts)
+            assert results[0].index == answer, (query, [texts[r.index] for r in results])
+            served = [r.score for r in sorted(results, key=lambda r: r.index)]
+            assert served == pytest.approx(trained.predict([(query, t) for t in texts]).tolist(), abs=1e-5)
+            assert results.cross_encoder_version == "ce-topics"
