@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks.common import SHARED_DATA, stsb_pairs
@@ -26,6 +27,14 @@ def default_encoder(bundled_model_dir):
     from embedtune_trainer import SentenceEncoder
 
     return SentenceEncoder.load("default")
+
+
+@pytest.fixture(scope="session")
+def torch_embeddings(default_encoder, varied_sentences) -> np.ndarray:
+    """Our torch encoder's `varied_sentences` (batches of 32), read-only: several tests compare with it."""
+    embeddings = default_encoder.encode(varied_sentences, batch_size=32)
+    embeddings.setflags(write=False)
+    return embeddings
 
 
 @pytest.fixture(scope="session")

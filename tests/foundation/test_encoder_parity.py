@@ -9,8 +9,8 @@ TOLERANCE = 1e-5  # max abs difference per value, fp32 on the same CPU kernels
 
 
 @pytest.mark.slow
-def test_default_encoder_equals_sentence_transformers(default_encoder, st_reference, varied_sentences):
-    ours = default_encoder.encode(varied_sentences, batch_size=32)
+def test_default_encoder_equals_sentence_transformers(torch_embeddings, st_reference, varied_sentences):
+    ours = torch_embeddings
     reference = st_reference.encode(varied_sentences, batch_size=32, convert_to_numpy=True)
     assert ours.shape == reference.shape == (len(varied_sentences), 384)
     assert ours.dtype == np.float32

@@ -15,9 +15,21 @@ import pytest
 from embedtune_server.launcher import ServerPool, ServerProcess
 
 
+def tiny_pool(model_dir: Path, new_home: Callable[[], Path]) -> ServerPool:
+    return ServerPool(model_dir, new_home, "--train-threads", "1")
+
+
 @pytest.fixture
 def launch_tiny(tiny_model_dir: Path, tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start servers on the tiny model (home: tmp_path/home unless given); killed at the test's end."""
-    pool = ServerPool(tiny_model_dir, lambda: tmp_path / "home", "--train-threads", "1")
+    pool = tiny_pool(tiny_model_dir, lambda: tmp_path / "home")
     yield pool.start
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def module_tiny_server(tiny_model_dir: Path, tmp_path_factory) -> Iterator[ServerProcess]:
+    """One tiny server for a module's tests that need no fresh process, only an idle one."""
+    pool = tiny_pool(tiny_model_dir, lambda: tmp_path_factory.mktemp("home"))
+    yield pool.start()
     pool.close()

@@ -87,14 +87,16 @@ def test_a_dead_child_fails_the_job_and_the_server_keeps_serving(launch_tiny, st
 
 
 @pytest.mark.parametrize("state", list(LONG_STATE))
-def test_cancel_in_each_state_keeps_the_active_version(launch_tiny, state):
-    server = launch_tiny()
+def test_cancel_in_each_state_keeps_the_active_version(module_tiny_server, state):
+    """One server for every state: a cancelled job leaves it idle, its feedback unused."""
+    server = module_tiny_server
+    left_unused = unused_feedback(server.home)
     job, sent = start_job(server, state)
     with client(server) as c:
         cancelled = c.cancel(job)
         assert cancelled.state == "cancelled" and cancelled.reason == "cancelled by request"
         assert c.job(job.id).state == "cancelled"
-    check_nothing_lost(server, sent, job.version)
+    check_nothing_lost(server, left_unused + sent, job.version)
 
 
 def test_server_killed_just_after_the_swap_serves_the_new_version_with_every_write(launch_tiny):

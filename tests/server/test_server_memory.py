@@ -1,10 +1,13 @@
 """The server's memory after large Embed calls, through a real server, and how it reports it.
 
-Texts of the model's full sequence length in calls of 16, 64 and 128, then five more of
-128: every batch is as large as `max_batch_tokens` allows. The memory a batch used is
-handed back when it ends (`--release-batch-memory`, the default), so the server's
-resident memory after each call stays near what it held before the first (its sessions'
-weights and the rest of the process) and does not grow from call to call.
+Texts of the model's full sequence length in calls of a quarter batch, one batch and two
+batches (a batch per stream on two cores), then five more of two: every batch is as large
+as `max_batch_tokens` allows. The budget is a quarter of the default (BATCH_TOKENS), a
+quarter of the inference: a stream that kept its largest batch's memory would still hold
+far more than OVER_IDLE above the idle process. The memory a batch used is handed back
+when it ends (`--release-batch-memory`, the default), so the server's resident memory
+after each call stays near what it held before the first (its sessions' weights and the
+rest of the process) and does not grow from call to call.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import pytest
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.launcher import free_port
 from embedtune_server.memory import rss_bytes
+from embedtune_server.settings import ServerSettings
 
-CALL_SIZES = (16, 64, 128, 128, 128, 128, 128, 128)
+BATCH_TOKENS = ServerSettings().max_batch_tokens // 4
 # After each call: at most this much above the resident memory before the first.
 OVER_IDLE = 0.25
-# After the last call: at most this much above the resident memory after the first 128-text call.
+# After the last call: at most this much above the resident memory after the first two-batch call.
 OVER_FIRST_FULL_CALL = 0.05
 # Info's and the metric's figure against /proc's, read a moment apart.
 READING_TOLERANCE = 0.05
@@ -43,20 +47,22 @@ def metric(port: int, name: str) -> float:
 
 @pytest.mark.slow
 def test_memory_of_large_batches_is_handed_back(launch):
-    server = launch()
+    server = launch("--max-batch-tokens", str(BATCH_TOKENS))
     pid = server.process.pid
     rng = random.Random(0)
     with server.channel() as channel:
         embed = server.stubs(channel)[0]
         max_seq_length = embed.Info(pb.InfoRequest()).max_seq_length
+        batch = BATCH_TOKENS // max_seq_length
+        call_sizes = [batch // 4, batch, *[2 * batch] * 6]
         idle = rss_bytes(pid)
         after = []
-        for size in CALL_SIZES:
+        for size in call_sizes:
             response = embed.Embed(pb.EmbedRequest(inputs=long_texts(size, rng)), timeout=600)
             assert set(response.token_counts) == {max_seq_length}
             after.append(rss_bytes(pid))
     assert max(after) <= idle * (1 + OVER_IDLE), f"idle {idle}, after each call {after}"
-    first_full = after[CALL_SIZES.index(128)]
+    first_full = after[call_sizes.index(2 * batch)]
     assert after[-1] <= first_full * (1 + OVER_FIRST_FULL_CALL), f"after each call {after}"
 
 
