@@ -67,14 +67,20 @@ def auth(key: str | None = ADMIN_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
+def _grpc_channel(server, certificates) -> grpc.Channel:
+    credentials = grpc.ssl_channel_credentials(root_certificates=certificates.ca.read_bytes())
+    return grpc.secure_channel(f"localhost:{server.port}", credentials)
+
+
+def _grpc_key(key: str = ADMIN_KEY) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {key}")]
+
+
 @pytest.fixture(scope="module")
 def grpc_embed(server, certificates):
-    credentials = grpc.ssl_channel_credentials(root_certificates=certificates.ca.read_bytes())
-    with grpc.secure_channel(f"localhost:{server.port}", credentials) as channel:
+    with _grpc_channel(server, certificates) as channel:
         stub = pb_grpc.EmbedServiceStub(channel)
-        yield lambda request: stub.Embed(
-            request, metadata=[("authorization", f"Bearer {API_KEY}")], timeout=60
-        )
+        yield lambda request: stub.Embed(request, metadata=_grpc_key(API_KEY), timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +174,14 @@ def test_tei_embed_info_and_health(http, grpc_embed):
     )
     assert info["model_version"] == reference.model_version
     assert http.get("/health").json()["status"] == "serving"
+
+
+def test_info_reports_max_request_bytes_over_both_protocols(server, http, certificates):
+    with _grpc_channel(server, certificates) as channel:
+        limits = pb_grpc.EmbedServiceStub(channel).Info(pb.InfoRequest(), metadata=_grpc_key()).limits
+    assert limits.max_request_bytes == MAX_REQUEST_BYTES
+    info = http.get("/info", headers=auth(API_KEY)).json()
+    assert info["max_request_bytes"] == info["embedtune"]["limits"]["max_request_bytes"] == MAX_REQUEST_BYTES
 
 
 def test_documents_search_feedback_round_trip(http):

@@ -94,7 +94,7 @@ async def info(request: Request) -> Response:
         "max_client_batch_size": limits.max_client_batch_size,
         "version": message.server_version,
         "model_version": message.model_version,
-        "max_request_bytes": request.app.state.settings.max_request_bytes,
+        "max_request_bytes": limits.max_request_bytes,
         "embedtune": as_dict(message),
     }
     return json_response(content, message.model_version)

@@ -115,6 +115,7 @@ class EmbedServicer(pb_grpc.EmbedServiceServicer):
                 max_id_bytes=s.max_id_bytes,
                 max_document_chars=s.max_document_chars,
                 max_response_bytes=s.max_response_bytes,
+                max_request_bytes=s.max_request_bytes,
                 max_rerank_candidates=s.max_rerank_candidates,
                 max_rerank_chars=s.max_rerank_chars,
             ),
