@@ -9,6 +9,7 @@ gRPC bad-input tests; its gRPC side is the reference the HTTP answers are compar
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import ssl
 import threading
@@ -27,6 +28,7 @@ from tokenizers import Tokenizer
 from embedtune_client.contract import ADMIN_METHODS
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
+from embedtune_server.http.protojson import as_dict
 from embedtune_server.launcher import free_port
 
 openai = pytest.importorskip("openai")
@@ -184,6 +186,22 @@ def test_info_reports_max_request_bytes_over_both_protocols(server, http, certif
     assert info["max_request_bytes"] == info["embedtune"]["limits"]["max_request_bytes"] == MAX_REQUEST_BYTES
 
 
+def test_count_is_the_grpc_count(server, http, certificates):
+    def counts() -> tuple[int, int]:
+        with _grpc_channel(server, certificates) as channel:
+            by_grpc = pb_grpc.IndexServiceStub(channel).Count(pb.CountRequest(), metadata=_grpc_key()).count
+        answer = http.get("/v1/documents:count", headers=auth(API_KEY))
+        assert answer.status_code == 200, answer.text
+        return answer.json()["count"], by_grpc
+
+    before, _ = counts()
+    documents = [{"id": f"counted-{i}", "text": f"counted document {i}"} for i in range(3)]
+    assert http.post("/v1/documents", json={"documents": documents}, headers=auth()).status_code == 200
+    assert counts() == (before + 3, before + 3)
+    http.delete("/v1/documents/counted-0", headers=auth())
+    assert counts() == (before + 2, before + 2)
+
+
 def test_documents_search_feedback_round_trip(http):
     documents = [
         {"id": "guitar", "text": "A man is playing a guitar.", "metadata": {"topic": "music"}},
@@ -229,6 +247,27 @@ def test_jobs_and_versions(http):
     assert http.get("/v1/jobs", headers=auth()).json() == {"jobs": []}
     missing = http.get("/v1/jobs/99", headers=auth())
     assert missing.status_code == 404 and "99" in missing.json()["error"]["message"]
+
+
+def test_watching_a_job_streams_what_grpc_watch_job_streams(server, http, certificates, tmp_path):
+    """A job that fails at once (the source is no model): the stream is the job now, then each
+    change, and ends after the failed state, as WatchJob's; an unknown job is 404."""
+    started = http.post("/v1/models/versions", json={"source": str(tmp_path)}, headers=auth())
+    assert started.status_code == 200, started.text
+    job_id = started.json()["id"]
+    with http.stream("GET", f"/v1/jobs/{job_id}/watch", headers=auth()) as stream:
+        assert stream.status_code == 200 and stream.headers["content-type"] == "application/x-ndjson"
+        lines = [json.loads(line) for line in stream.iter_lines()]
+    assert all(line["id"] == job_id for line in lines)
+    assert [line["state"] for line in lines][-1] == "JOB_STATE_FAILED"
+    assert "JOB_STATE_FAILED" not in [line["state"] for line in lines[:-1]]
+    with _grpc_channel(server, certificates) as channel:
+        watched = list(
+            pb_grpc.TrainingServiceStub(channel).WatchJob(pb.GetJobRequest(id=job_id), metadata=_grpc_key())
+        )
+    assert lines[-1] == as_dict(watched[-1])
+    missing = http.get(f"/v1/jobs/{job_id + 100}/watch", headers=auth())
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
 def _http_request(service: str, method: str, request) -> tuple[str, str, dict | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from fastapi import Request
@@ -49,8 +50,11 @@ class CallContext:
         raise RpcFailure(code, details, cause=sys.exc_info()[1])
 
 
+def servicer(request: Request) -> Any:
+    """The servicer object of the RPC of `request`'s route (`routing.RpcRoute`)."""
+    return request.app.state.servicers.of(request.scope["route"].rpc.service)
+
+
 async def call(request: Request, message: Message) -> Message:
-    """Call the RPC of `request`'s route (`routing.RpcRoute`) with `message`."""
-    rpc: Rpc = request.scope["route"].rpc
-    servicer = request.app.state.servicers.of(rpc.service)
-    return await getattr(servicer, rpc.method)(message, CallContext())
+    """Call the RPC of `request`'s route with `message`."""
+    return await getattr(servicer(request), request.scope["route"].rpc.method)(message, CallContext())

@@ -46,11 +46,16 @@ def as_dict(message: Message) -> dict[str, Any]:
     )
 
 
+def json_bytes(content: object) -> bytes:
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def json_response(content: object, model_version: str = "", status_code: int = 200) -> Response:
     """JSON, with `X-Model-Version` when the answer depends on a model version."""
     headers = {MODEL_VERSION_HEADER: model_version} if model_version else None
-    body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+    return Response(
+        json_bytes(content), status_code=status_code, media_type="application/json", headers=headers
+    )
 
 
 def message_response(message: Message) -> Response:
