@@ -28,6 +28,7 @@ from tokenizers import Tokenizer
 from embedtune_client.contract import ADMIN_METHODS
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
+from embedtune_server.failpoints import BEFORE_INFERENCE, ENV, RELEASE_ENV
 from embedtune_server.http.protojson import as_dict
 from embedtune_server.launcher import free_port
 
@@ -484,6 +485,52 @@ def test_metrics_label_requests_by_protocol_and_route(server, http, grpc_embed):
         time.sleep(0.05)
         after = _scrape(server)
     assert {labels: added(after, *labels) for labels in expected} == expected
+
+
+def test_a_client_that_disconnects_has_its_queued_inputs_dropped(launch, tmp_path):
+    """As a gRPC call the client cancels: the request leaves admission at once, and its inputs,
+    still queued behind a batch held before inference, are dropped, never embedded."""
+    release = tmp_path / "release"
+    metrics_port = free_port()
+    flags = ("--max-batch-requests", "1", "--inference-streams", "1", "--metrics-port", str(metrics_port))
+    held = launch("--http-port", "0", *flags, env={ENV: BEFORE_INFERENCE, RELEASE_ENV: str(release)})
+    held.metrics_port = metrics_port
+
+    def scrape_until(done) -> dict:
+        deadline = time.monotonic() + 60
+        metrics = _scrape(held)
+        while not done(metrics) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            metrics = _scrape(held)
+        return metrics
+
+    def value(metrics: dict, name: str, **labels: str) -> float:
+        return metrics.get((name, frozenset(labels.items())), 0.0)
+
+    answers: list[httpx.Response] = []
+    first = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(f"http://127.0.0.1:{held.http_port}/embed", json={"inputs": "held"}, timeout=120)
+        )
+    )
+    first.start()
+    scrape_until(lambda m: value(m, "embedtune_batch_size_count") == 1)  # the stream holds its batch
+    body = json.dumps({"inputs": ["dropped", "dropped too"]}).encode()
+    head = f"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", held.http_port), timeout=30) as raw:
+        raw.sendall(head.encode() + body)
+        queued = scrape_until(lambda m: value(m, "embedtune_queue_size") == 2)
+        assert value(queued, "embedtune_queue_size") == 2 and value(queued, "embedtune_embed_in_flight") == 2
+    gone = scrape_until(lambda m: value(m, "embedtune_embed_in_flight") == 1)
+    assert value(gone, "embedtune_embed_in_flight") == 1
+    assert value(gone, "embedtune_requests_total", protocol="http", rpc="POST /embed", code="499") == 1
+    release.touch()
+    first.join()
+    assert answers[0].status_code == 200
+    ended = scrape_until(lambda m: value(m, "embedtune_cancelled_inputs_total") == 2)
+    assert value(ended, "embedtune_cancelled_inputs_total") == 2
+    assert value(ended, "embedtune_batch_size_count") == 1  # the held batch only
+    assert value(ended, "embedtune_queue_size") == 0
 
 
 def test_a_taken_http_port_stops_the_start_with_one_line(launch, server):

@@ -3,21 +3,31 @@
 The servicers use one thing of grpc.aio's ServicerContext, `abort(code, details)`
 (services/errors.py); `CallContext.abort` raises `RpcFailure` instead, which the edge's
 error handler answers with the matching HTTP status.
+
+uvicorn does not cancel a request whose client went away: it only answers the next
+`receive()` with `http.disconnect`. `until_disconnect` listens for that beside the
+call and cancels the call when it comes, as grpc.aio cancels an RPC whose client
+cancelled, so the batcher drops the inputs still queued.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from fastapi import Request
 from google.protobuf.message import Message
+from starlette.types import Receive
 
 from embedtune_client.contract import method_path
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.http.errors import RpcFailure
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,5 +66,28 @@ def servicer(request: Request) -> Any:
 
 
 async def call(request: Request, message: Message) -> Message:
-    """Call the RPC of `request`'s route with `message`."""
-    return await getattr(servicer(request), request.scope["route"].rpc.method)(message, CallContext())
+    """Call the RPC of `request`'s route with `message`; cancelled if the client disconnects."""
+    method = getattr(servicer(request), request.scope["route"].rpc.method)
+    return await until_disconnect(request, method(message, CallContext()))
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Returns once the client has gone; a body the route did not read is read and dropped."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def until_disconnect(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """`work`'s result, or CANCELLED (499) with `work` cancelled if the client disconnects first."""
+    answer = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnect(request.receive))
+    try:
+        await asyncio.wait((answer, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not answer.done():
+            answer.cancel()
+            await asyncio.wait((answer,))  # its inputs are marked cancelled before the refusal
+    if answer.cancelled() and gone.done() and not gone.cancelled():
+        raise RpcFailure(grpc.StatusCode.CANCELLED, "cancelled: the client disconnected")
+    return answer.result()
