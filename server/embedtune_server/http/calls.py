@@ -26,6 +26,7 @@ from starlette.types import Receive
 from embedtune_client.contract import method_path
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.http.errors import RpcFailure
+from embedtune_server.services.errors import status_of
 
 T = TypeVar("T")
 
@@ -69,6 +70,18 @@ async def call(request: Request, message: Message) -> Message:
     """Call the RPC of `request`'s route with `message`; cancelled if the client disconnects."""
     method = getattr(servicer(request), request.scope["route"].rpc.method)
     return await until_disconnect(request, method(message, CallContext()))
+
+
+async def serve(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """`work`, a service function (not a servicer method, which aborts with a status), with its
+    domain errors refused as the servicers refuse them (`status_of`); cancelled if the client
+    disconnects."""
+    try:
+        return await until_disconnect(request, work)
+    except RpcFailure:
+        raise
+    except Exception as exc:
+        raise RpcFailure(*status_of(exc), cause=exc) from exc
 
 
 async def _disconnect(receive: Receive) -> None:
