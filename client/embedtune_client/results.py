@@ -120,6 +120,7 @@ class Limits:
     max_id_bytes: int = 0
     max_document_chars: int = 0
     max_response_bytes: int = 0
+    max_request_bytes: int = 0
     max_rerank_candidates: int = 0
     max_rerank_chars: int = 0
 

@@ -9,6 +9,7 @@ gRPC bad-input tests; its gRPC side is the reference the HTTP answers are compar
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import ssl
 import threading
@@ -27,6 +28,8 @@ from tokenizers import Tokenizer
 from embedtune_client.contract import ADMIN_METHODS
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_client.v1 import embedtune_pb2_grpc as pb_grpc
+from embedtune_server.failpoints import BEFORE_INFERENCE, ENV, RELEASE_ENV
+from embedtune_server.http.protojson import as_dict
 from embedtune_server.launcher import free_port
 
 openai = pytest.importorskip("openai")
@@ -67,14 +70,20 @@ def auth(key: str | None = ADMIN_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
+def _grpc_channel(server, certificates) -> grpc.Channel:
+    credentials = grpc.ssl_channel_credentials(root_certificates=certificates.ca.read_bytes())
+    return grpc.secure_channel(f"localhost:{server.port}", credentials)
+
+
+def _grpc_key(key: str = ADMIN_KEY) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {key}")]
+
+
 @pytest.fixture(scope="module")
 def grpc_embed(server, certificates):
-    credentials = grpc.ssl_channel_credentials(root_certificates=certificates.ca.read_bytes())
-    with grpc.secure_channel(f"localhost:{server.port}", credentials) as channel:
+    with _grpc_channel(server, certificates) as channel:
         stub = pb_grpc.EmbedServiceStub(channel)
-        yield lambda request: stub.Embed(
-            request, metadata=[("authorization", f"Bearer {API_KEY}")], timeout=60
-        )
+        yield lambda request: stub.Embed(request, metadata=_grpc_key(API_KEY), timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +179,30 @@ def test_tei_embed_info_and_health(http, grpc_embed):
     assert http.get("/health").json()["status"] == "serving"
 
 
+def test_info_reports_max_request_bytes_over_both_protocols(server, http, certificates):
+    with _grpc_channel(server, certificates) as channel:
+        limits = pb_grpc.EmbedServiceStub(channel).Info(pb.InfoRequest(), metadata=_grpc_key()).limits
+    assert limits.max_request_bytes == MAX_REQUEST_BYTES
+    info = http.get("/info", headers=auth(API_KEY)).json()
+    assert info["max_request_bytes"] == info["embedtune"]["limits"]["max_request_bytes"] == MAX_REQUEST_BYTES
+
+
+def test_count_is_the_grpc_count(server, http, certificates):
+    def counts() -> tuple[int, int]:
+        with _grpc_channel(server, certificates) as channel:
+            by_grpc = pb_grpc.IndexServiceStub(channel).Count(pb.CountRequest(), metadata=_grpc_key()).count
+        answer = http.get("/v1/documents:count", headers=auth(API_KEY))
+        assert answer.status_code == 200, answer.text
+        return answer.json()["count"], by_grpc
+
+    before, _ = counts()
+    documents = [{"id": f"counted-{i}", "text": f"counted document {i}"} for i in range(3)]
+    assert http.post("/v1/documents", json={"documents": documents}, headers=auth()).status_code == 200
+    assert counts() == (before + 3, before + 3)
+    http.delete("/v1/documents/counted-0", headers=auth())
+    assert counts() == (before + 2, before + 2)
+
+
 def test_documents_search_feedback_round_trip(http):
     documents = [
         {"id": "guitar", "text": "A man is playing a guitar.", "metadata": {"topic": "music"}},
@@ -215,6 +248,27 @@ def test_jobs_and_versions(http):
     assert http.get("/v1/jobs", headers=auth()).json() == {"jobs": []}
     missing = http.get("/v1/jobs/99", headers=auth())
     assert missing.status_code == 404 and "99" in missing.json()["error"]["message"]
+
+
+def test_watching_a_job_streams_what_grpc_watch_job_streams(server, http, certificates, tmp_path):
+    """A job that fails at once (the source is no model): the stream is the job now, then each
+    change, and ends after the failed state, as WatchJob's; an unknown job is 404."""
+    started = http.post("/v1/models/versions", json={"source": str(tmp_path)}, headers=auth())
+    assert started.status_code == 200, started.text
+    job_id = started.json()["id"]
+    with http.stream("GET", f"/v1/jobs/{job_id}/watch", headers=auth()) as stream:
+        assert stream.status_code == 200 and stream.headers["content-type"] == "application/x-ndjson"
+        lines = [json.loads(line) for line in stream.iter_lines()]
+    assert all(line["id"] == job_id for line in lines)
+    assert [line["state"] for line in lines][-1] == "JOB_STATE_FAILED"
+    assert "JOB_STATE_FAILED" not in [line["state"] for line in lines[:-1]]
+    with _grpc_channel(server, certificates) as channel:
+        watched = list(
+            pb_grpc.TrainingServiceStub(channel).WatchJob(pb.GetJobRequest(id=job_id), metadata=_grpc_key())
+        )
+    assert lines[-1] == as_dict(watched[-1])
+    missing = http.get(f"/v1/jobs/{job_id + 100}/watch", headers=auth())
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
 def _http_request(service: str, method: str, request) -> tuple[str, str, dict | None]:
@@ -431,6 +485,52 @@ def test_metrics_label_requests_by_protocol_and_route(server, http, grpc_embed):
         time.sleep(0.05)
         after = _scrape(server)
     assert {labels: added(after, *labels) for labels in expected} == expected
+
+
+def test_a_client_that_disconnects_has_its_queued_inputs_dropped(launch, tmp_path):
+    """As a gRPC call the client cancels: the request leaves admission at once, and its inputs,
+    still queued behind a batch held before inference, are dropped, never embedded."""
+    release = tmp_path / "release"
+    metrics_port = free_port()
+    flags = ("--max-batch-requests", "1", "--inference-streams", "1", "--metrics-port", str(metrics_port))
+    held = launch("--http-port", "0", *flags, env={ENV: BEFORE_INFERENCE, RELEASE_ENV: str(release)})
+    held.metrics_port = metrics_port
+
+    def scrape_until(done) -> dict:
+        deadline = time.monotonic() + 60
+        metrics = _scrape(held)
+        while not done(metrics) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            metrics = _scrape(held)
+        return metrics
+
+    def value(metrics: dict, name: str, **labels: str) -> float:
+        return metrics.get((name, frozenset(labels.items())), 0.0)
+
+    answers: list[httpx.Response] = []
+    first = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(f"http://127.0.0.1:{held.http_port}/embed", json={"inputs": "held"}, timeout=120)
+        )
+    )
+    first.start()
+    scrape_until(lambda m: value(m, "embedtune_batch_size_count") == 1)  # the stream holds its batch
+    body = json.dumps({"inputs": ["dropped", "dropped too"]}).encode()
+    head = f"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", held.http_port), timeout=30) as raw:
+        raw.sendall(head.encode() + body)
+        queued = scrape_until(lambda m: value(m, "embedtune_queue_size") == 2)
+        assert value(queued, "embedtune_queue_size") == 2 and value(queued, "embedtune_embed_in_flight") == 2
+    gone = scrape_until(lambda m: value(m, "embedtune_embed_in_flight") == 1)
+    assert value(gone, "embedtune_embed_in_flight") == 1
+    assert value(gone, "embedtune_requests_total", protocol="http", rpc="POST /embed", code="499") == 1
+    release.touch()
+    first.join()
+    assert answers[0].status_code == 200
+    ended = scrape_until(lambda m: value(m, "embedtune_cancelled_inputs_total") == 2)
+    assert value(ended, "embedtune_cancelled_inputs_total") == 2
+    assert value(ended, "embedtune_batch_size_count") == 1  # the held batch only
+    assert value(ended, "embedtune_queue_size") == 0
 
 
 def test_a_taken_http_port_stops_the_start_with_one_line(launch, server):

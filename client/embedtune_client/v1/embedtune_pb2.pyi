@@ -100,7 +100,7 @@ class InfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size", "max_input_chars", "max_search_k", "max_metadata_entries", "max_metadata_bytes", "max_feedback_items", "max_id_bytes", "max_document_chars", "max_response_bytes", "max_rerank_candidates", "max_rerank_chars")
+    __slots__ = ("max_batch_tokens", "max_batch_requests", "max_concurrent_requests", "max_client_batch_size", "max_input_chars", "max_search_k", "max_metadata_entries", "max_metadata_bytes", "max_feedback_items", "max_id_bytes", "max_document_chars", "max_response_bytes", "max_request_bytes", "max_rerank_candidates", "max_rerank_chars")
     MAX_BATCH_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENT_REQUESTS_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,7 @@ class Limits(_message.Message):
     MAX_ID_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_DOCUMENT_CHARS_FIELD_NUMBER: _ClassVar[int]
     MAX_RESPONSE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_RERANK_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     MAX_RERANK_CHARS_FIELD_NUMBER: _ClassVar[int]
     max_batch_tokens: int
@@ -127,9 +128,10 @@ class Limits(_message.Message):
     max_id_bytes: int
     max_document_chars: int
     max_response_bytes: int
+    max_request_bytes: int
     max_rerank_candidates: int
     max_rerank_chars: int
-    def __init__(self, max_batch_tokens: _Optional[int] = ..., max_batch_requests: _Optional[int] = ..., max_concurrent_requests: _Optional[int] = ..., max_client_batch_size: _Optional[int] = ..., max_input_chars: _Optional[int] = ..., max_search_k: _Optional[int] = ..., max_metadata_entries: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_feedback_items: _Optional[int] = ..., max_id_bytes: _Optional[int] = ..., max_document_chars: _Optional[int] = ..., max_response_bytes: _Optional[int] = ..., max_rerank_candidates: _Optional[int] = ..., max_rerank_chars: _Optional[int] = ...) -> None: ...
+    def __init__(self, max_batch_tokens: _Optional[int] = ..., max_batch_requests: _Optional[int] = ..., max_concurrent_requests: _Optional[int] = ..., max_client_batch_size: _Optional[int] = ..., max_input_chars: _Optional[int] = ..., max_search_k: _Optional[int] = ..., max_metadata_entries: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_feedback_items: _Optional[int] = ..., max_id_bytes: _Optional[int] = ..., max_document_chars: _Optional[int] = ..., max_response_bytes: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., max_rerank_candidates: _Optional[int] = ..., max_rerank_chars: _Optional[int] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
     __slots__ = ("model_version", "model_name", "dimension", "max_seq_length", "normalized", "quantized", "limits", "index_size", "index_type", "server_version", "auth_required", "rss_bytes", "cross_encoder_version", "cross_encoder_name", "cross_encoder_quantized", "cross_encoder_max_seq_length")

@@ -36,6 +36,13 @@ async def upsert(request: Request) -> Response:
     return message_response(await call(request, await parse_body(request, pb.UpsertRequest())))
 
 
+# A colon, not a path segment: `/v1/documents/count` would be the document whose id is "count".
+@router.get("/v1/documents:count", **calls(Rpc("IndexService", "Count")))
+async def count(request: Request) -> Response:
+    """Answer: `count`, the documents in the index."""
+    return message_response(await call(request, pb.CountRequest()))
+
+
 @router.get("/v1/documents/{document_id}", **calls(Rpc("IndexService", "Get")))
 async def get_document(request: Request, document_id: str) -> Response:
     """The stored document (id, text, metadata); 404 if there is none."""

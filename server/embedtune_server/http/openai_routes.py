@@ -11,7 +11,6 @@ dimensions (Matryoshka) and normalises it again, as OpenAI's are unit length.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
 from typing import Literal
 
 import grpc
@@ -21,10 +20,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from embedtune_client.v1 import embedtune_pb2 as pb
-from embedtune_server.http.calls import Rpc, call
+from embedtune_server.http.calls import Rpc, call, serve, servicer
 from embedtune_server.http.errors import RpcFailure
 from embedtune_server.http.protojson import UINT32_MAX, json_response
 from embedtune_server.http.routing import RpcRoute, calls
+from embedtune_server.services.embed import Embedded
 from embedtune_server.state import ServingState
 from embedtune_server.validation import check_token_ids
 
@@ -74,13 +74,13 @@ def _check_model(request: Request, state: ServingState, model: str | None) -> No
     )
 
 
-def _encoded(embeddings: Sequence[pb.Embedding], encoding_format: str) -> list:
-    """Each vector as OpenAI sends it: a list of floats, or base64 of little-endian float32."""
+def _encoded(vectors: np.ndarray, encoding_format: str) -> list:
+    """Each vector as OpenAI sends it: floats (the array row, which `json_bytes` writes), or
+    base64 of its little-endian float32 bytes."""
+    rows = np.ascontiguousarray(vectors, dtype="<f4")
     if encoding_format == "base64":
-        return [
-            base64.b64encode(np.asarray(e.values, dtype="<f4").tobytes()).decode("ascii") for e in embeddings
-        ]
-    return [list(e.values) for e in embeddings]
+        return [base64.b64encode(row.tobytes()).decode("ascii") for row in rows]
+    return list(rows)
 
 
 @router.post("/v1/embeddings", **calls(EMBED))
@@ -90,20 +90,20 @@ async def create_embeddings(request: Request, body: EmbeddingsRequest) -> Respon
     embed = pb.EmbedRequest(inputs=_texts(state, body.input), normalize=body.dimensions is not None)
     if body.dimensions is not None:
         embed.dimensions = body.dimensions
-    response: pb.EmbedResponse = await call(request, embed)
+    embedded: Embedded = await serve(request, servicer(request).embed(embed))
     data = [
         {"object": "embedding", "index": i, "embedding": vector}
-        for i, vector in enumerate(_encoded(response.embeddings, body.encoding_format))
+        for i, vector in enumerate(_encoded(embedded.vectors, body.encoding_format))
     ]
-    tokens = sum(response.token_counts)
+    tokens = sum(embedded.result.token_counts)
     content = {
         "object": "list",
         "data": data,
         "model": state.model_name,
-        "model_version": response.model_version,
+        "model_version": embedded.model_version,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
-    return json_response(content, response.model_version)
+    return json_response(content, embedded.model_version)
 
 
 @router.get("/v1/models", **calls(INFO))

@@ -9,10 +9,10 @@ numbers where they fit. A response that names a model version also says it in th
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 import grpc
+import orjson
 from fastapi import Request
 from fastapi.responses import Response
 from google.protobuf import json_format
@@ -46,11 +46,18 @@ def as_dict(message: Message) -> dict[str, Any]:
     )
 
 
+def json_bytes(content: object) -> bytes:
+    """UTF-8 JSON; numpy arrays (embeddings) are written as lists of their float32 values,
+    without a Python float per value."""
+    return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
 def json_response(content: object, model_version: str = "", status_code: int = 200) -> Response:
     """JSON, with `X-Model-Version` when the answer depends on a model version."""
     headers = {MODEL_VERSION_HEADER: model_version} if model_version else None
-    body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+    return Response(
+        json_bytes(content), status_code=status_code, media_type="application/json", headers=headers
+    )
 
 
 def message_response(message: Message) -> Response:

@@ -50,6 +50,9 @@ class HttpServer:
             tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
         config = uvicorn.Config(
             app,
+            # httptools' C parser, not h11's pure-Python one: the loop also serves gRPC and
+            # hands out every batch's results.
+            http="httptools",
             lifespan="off",
             log_level="warning",
             access_log=False,

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server import __version__
-from embedtune_server.http.calls import Rpc, call
+from embedtune_server.http.calls import Rpc, call, serve, servicer
 from embedtune_server.http.errors import error_response
 from embedtune_server.http.protojson import UINT32_MAX, as_dict, json_response
 from embedtune_server.http.routing import RpcRoute, calls
+from embedtune_server.services.embed import Embedded
 
 EMBED = Rpc("EmbedService", "Embed")
 INFO = Rpc("EmbedService", "Info")
@@ -49,8 +51,8 @@ async def embed(request: Request, body: EmbedBody) -> Response:
     )
     if body.dimensions is not None:
         message.dimensions = body.dimensions
-    response: pb.EmbedResponse = await call(request, message)
-    return json_response([list(e.values) for e in response.embeddings], response.model_version)
+    embedded: Embedded = await serve(request, servicer(request).embed(message))
+    return json_response(np.ascontiguousarray(embedded.vectors, dtype=np.float32), embedded.model_version)
 
 
 class RerankBody(BaseModel):
@@ -94,7 +96,7 @@ async def info(request: Request) -> Response:
         "max_client_batch_size": limits.max_client_batch_size,
         "version": message.server_version,
         "model_version": message.model_version,
-        "max_request_bytes": request.app.state.settings.max_request_bytes,
+        "max_request_bytes": limits.max_request_bytes,
         "embedtune": as_dict(message),
     }
     return json_response(content, message.model_version)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +35,15 @@ def timings(result: EmbedResult) -> pb.Timings:
     )
 
 
+@dataclass(frozen=True)
+class Embedded:
+    """An Embed answer before it is a message."""
+
+    vectors: np.ndarray  # float32, one row per input, cut to `dimensions` and normalised if asked
+    model_version: str
+    result: EmbedResult  # the token counts and where the time went
+
+
 def _postprocess(vectors: np.ndarray, params: EmbedParams) -> np.ndarray:
     vectors = vectors[:, : params.dimensions]
     return normalize_rows(vectors) if params.normalize else vectors
@@ -45,16 +55,21 @@ class EmbedServicer(pb_grpc.EmbedServiceServicer):
         self._holder = holder
         self._reranking = reranking
 
-    async def _embed(self, request: pb.EmbedRequest) -> pb.EmbedResponse:
+    async def embed(self, request: pb.EmbedRequest) -> Embedded:
+        """Embed's work for both edges: gRPC answers it as an EmbedResponse, the HTTP edge
+        encodes the array itself. Raises the domain errors (`services.errors.status_of`)."""
         with self._holder.lease() as state:
             params = embed_params(request, self._settings, state.backend.dimension)
             result = await state.batcher.embed(params.texts, params.truncate, params.direction)
-        vectors = _postprocess(result.embeddings, params)
+        return Embedded(_postprocess(result.embeddings, params), state.model_version, result)
+
+    async def _embed(self, request: pb.EmbedRequest) -> pb.EmbedResponse:
+        embedded = await self.embed(request)
         return pb.EmbedResponse(
-            embeddings=[pb.Embedding(values=row) for row in vectors.tolist()],
-            model_version=state.model_version,
-            timings=timings(result),
-            token_counts=result.token_counts,
+            embeddings=[pb.Embedding(values=row) for row in embedded.vectors.tolist()],
+            model_version=embedded.model_version,
+            timings=timings(embedded.result),
+            token_counts=embedded.result.token_counts,
         )
 
     @unary
@@ -115,6 +130,7 @@ class EmbedServicer(pb_grpc.EmbedServiceServicer):
                 max_id_bytes=s.max_id_bytes,
                 max_document_chars=s.max_document_chars,
                 max_response_bytes=s.max_response_bytes,
+                max_request_bytes=s.max_request_bytes,
                 max_rerank_candidates=s.max_rerank_candidates,
                 max_rerank_chars=s.max_rerank_chars,
             ),
