@@ -148,6 +148,17 @@ def drive_grpc(
     return elapsed
 
 
+def start_bench_server(model: Path, label: str, cores: int, *flags: str) -> object:
+    """A real `embedtune serve` on a fresh home with the streams and threads it picks on `cores`
+    cores, admitting every request a benchmark sends at once (overload refusals would end the run)."""
+    import tempfile
+
+    from embedtune_server.launcher import start_server
+
+    home = Path(tempfile.mkdtemp(prefix=f"embedtune-bench-{label}-"))
+    return start_server(model, home, *flags, *server_thread_flags(cores), "--max-concurrent-requests", "4096")
+
+
 def sorted_batches(items: Sequence, keys: Sequence[int], size: int) -> list[list]:
     """`items` in descending `keys` order (ties keep their order), cut into batches of `size`."""
     order = np.argsort([-k for k in keys], kind="stable")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -34,6 +33,7 @@ from benchmarks.common import (
     exported_model,
     machine,
     server_thread_flags,
+    start_bench_server,
     stsb_sentences,
     table,
     write_section,
@@ -116,7 +116,6 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
-    from embedtune_server.launcher import start_server
 
     lists = rerank_lists(stsb_sentences("dev"), 8 if args.quick else REQUESTS)
     if args.quick:
@@ -131,17 +130,8 @@ def main() -> None:
     try:
         for label, quantize in MODELS:
             flags = ["--cross-encoder-quantize"] if quantize else []
-            home = Path(tempfile.mkdtemp(prefix=f"embedtune-bench-rerank-{label}-"))
-            servers[label] = start_server(
-                bi_encoder,
-                home,
-                "--cross-encoder",
-                str(args.cross_encoder),
-                *flags,
-                *server_thread_flags(THREADS),
-                "--max-concurrent-requests",
-                "4096",
-            )
+            cross_encoder = ("--cross-encoder", str(args.cross_encoder), *flags)
+            servers[label] = start_bench_server(bi_encoder, f"rerank-{label}", THREADS, *cross_encoder)
             drive(servers[label].address, lists[:WARM_UP_REQUESTS], 8)
             agreement[label] = float(
                 np.abs(served_scores(servers[label].address, lists[0]) - expected[:CANDIDATES]).max()

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from benchmarks.common import (
     machine,
     run_threads,
     server_thread_flags,
+    start_bench_server,
     stsb_sentences,
     table,
     write_section,
@@ -164,7 +164,6 @@ def main() -> None:
     parser.add_argument("--infinity-model", default="minilm", help="its --served-model-name")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
-    from embedtune_server.launcher import start_server
 
     sentences = stsb_sentences("dev")
     if args.quick:
@@ -177,17 +176,7 @@ def main() -> None:
     try:
         for label, quantize in MODELS:
             flags = ["--quantize"] if quantize else []
-            home = Path(tempfile.mkdtemp(prefix=f"embedtune-bench-{label}-"))
-            servers[label] = start_server(
-                folder,
-                home,
-                *flags,
-                *server_thread_flags(THREADS),
-                "--max-concurrent-requests",
-                "4096",
-                "--http-port",
-                "0",
-            )
+            servers[label] = start_bench_server(folder, label, THREADS, *flags, "--http-port", "0")
             drive(servers[label].address, sentences[:WARM_UP_SENTENCES], 8, BATCH)
         served = folder.name  # `model` names the served model: its folder's name
         http_targets = {f"{label} HTTP": (f"{s.http_url}/v1", served) for label, s in servers.items()}
