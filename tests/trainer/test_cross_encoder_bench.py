@@ -121,3 +121,14 @@ def test_bench_pairs_refuses_too_many_sentences_and_a_bi_encoder_as_cross_encode
     swapped = [*argv[:3], str(cross), "--cross-encoder", str(bi), "--sentences", str(path), "--n", "20"]
     assert _cli(swapped) == 2
     assert "is not an exported cross-encoder" in capsys.readouterr().err
+
+
+def test_a_corpus_many_times_the_sentences_is_all_distinct_documents():
+    from embedtune_trainer.bench.pairs import build_corpus
+
+    sentences = [f"sentence {i}" for i in range(7)]
+    corpus = build_corpus(sentences, 7 * 6)  # every ordered pair of distinct sentences once
+    assert len(corpus) == len(set(corpus)) == 42
+    assert corpus[:7] == sentences
+    with pytest.raises(ValueError, match="7 sentences cannot make 50 distinct documents"):
+        build_corpus(sentences, 50)

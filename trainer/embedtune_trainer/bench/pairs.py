@@ -141,16 +141,19 @@ def _pairs_by_random_rows(n: int, seed: int) -> Iterator[tuple[int, int]]:
 
 
 def build_corpus(sentences: Sequence[str], size: int) -> list[str]:
-    """`size` distinct documents: the sentences themselves, then sentence k joined to sentence
-    (7919·k + 1) mod M by a space, for as many more as are needed (M: the distinct sentences)."""
+    """`size` distinct documents: the M distinct sentences themselves, then sentence i joined by
+    a space to sentence (i + 1 + r) mod M in rounds r = 0, 1, …: each round pairs every sentence
+    with a partner it has not had, so up to M·(M − 1) joined documents are distinct."""
     unique = list(dict.fromkeys(sentences))
+    m = len(unique)
     corpus = unique[:size]
     seen = set(corpus)
     k = 0
     while len(corpus) < size:
-        if k >= len(unique) ** 2:
-            raise ValueError(f"{len(unique)} sentences cannot make {size} distinct documents")
-        document = f"{unique[k % len(unique)]} {unique[(7919 * k + 1) % len(unique)]}"
+        if k >= m * (m - 1):
+            raise ValueError(f"{m} sentences cannot make {size} distinct documents")
+        i, r = k % m, k // m
+        document = f"{unique[i]} {unique[(i + 1 + r) % m]}"
         k += 1
         if document not in seen:
             seen.add(document)
