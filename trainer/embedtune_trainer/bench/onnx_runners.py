@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
 from embedtune_trainer.export import FP32_FILE, INT8_FILE, ONNX_DIR
@@ -40,11 +41,16 @@ class _OnnxModel:
         self.batch_size = batch_size
         self.max_seq_length = _max_seq_length(Path(folder), self.tokenizer.model_max_length)
 
-    def _run(self, output: str, firsts: list[str], seconds: list[str] | None) -> np.ndarray:
+    def _run(
+        self, output: str, firsts: list[str], seconds: list[str] | None, progress: str | None = None
+    ) -> np.ndarray:
+        """`output` for every input in input order, run longest first; a progress bar named
+        `progress` when given (a corpus takes minutes)."""
         lengths = [len(a) + (len(seconds[i]) if seconds else 0) for i, a in enumerate(firsts)]
         order = np.argsort([-n for n in lengths], kind="stable")
         results: list[np.ndarray] = [np.empty(0)] * len(firsts)
-        for start in range(0, len(order), self.batch_size):
+        starts = range(0, len(order), self.batch_size)
+        for start in tqdm(starts, desc=progress, unit="batch", disable=progress is None, leave=False):
             idx = order[start : start + self.batch_size]
             features = self.tokenizer(
                 [firsts[i] for i in idx],
@@ -61,9 +67,9 @@ class _OnnxModel:
 
 
 class OnnxBiEncoder(_OnnxModel):
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: str | None = None) -> np.ndarray:
         """Unit-length sentence embeddings (n, dimension), so a dot product is the cosine."""
-        embeddings = self._run("sentence_embedding", list(texts), None).astype(np.float32)
+        embeddings = self._run("sentence_embedding", list(texts), None, progress).astype(np.float32)
         return embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
 
 

@@ -173,7 +173,7 @@ def corpus_experiment(
     import faiss
 
     started = time.perf_counter()
-    documents = bi.encode(corpus)
+    documents = bi.encode(corpus, progress="Encoding the corpus")
     index = faiss.IndexFlatIP(documents.shape[1])
     index.add(documents)
     encode_s = time.perf_counter() - started
