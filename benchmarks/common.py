@@ -16,9 +16,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from embedtune_server.launcher import ServerProcess
 
 Request = TypeVar("Request")
 
@@ -148,7 +151,7 @@ def drive_grpc(
     return elapsed
 
 
-def start_bench_server(model: Path, label: str, cores: int, *flags: str) -> object:
+def start_bench_server(model: Path, label: str, cores: int, *flags: str) -> ServerProcess:
     """A real `embedtune serve` on a fresh home with the streams and threads it picks on `cores`
     cores, admitting every request a benchmark sends at once (overload refusals would end the run)."""
     import tempfile
