@@ -162,6 +162,42 @@ def start_bench_server(model: Path, label: str, cores: int, *flags: str) -> Serv
     return start_server(model, home, *flags, *server_thread_flags(cores), "--max-concurrent-requests", "4096")
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of a process, all its threads (this one when `pid` is None).
+
+    Reads /proc/PID/stat (Linux): the server's share of a run, apart from its clients'.
+    """
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds of a server and of this process (its clients), per run, over every pass."""
+
+    def __init__(self) -> None:
+        self.samples: dict[object, list[tuple[float, float]]] = {}
+
+    def metered(self, key: object, run: Callable[[], object], pid: int | None) -> Callable[[], None]:
+        """`run`, recording the server's (`pid`, when known) and this process's CPU seconds under `key`."""
+
+        def go() -> None:
+            server, client = cpu_seconds(pid) if pid else 0.0, cpu_seconds()
+            run()
+            server = cpu_seconds(pid) - server if pid else float("nan")
+            self.samples.setdefault(key, []).append((server, cpu_seconds() - client))
+
+        return go
+
+    def per_item_ms(self, key: object, items: int) -> tuple[float, float]:
+        """Median server and client CPU milliseconds per item of the runs recorded under `key`."""
+        server, client = np.median(np.array(self.samples[key]), axis=0)
+        return float(server) * 1000 / items, float(client) * 1000 / items
+
+
 def sorted_batches(items: Sequence, keys: Sequence[int], size: int) -> list[list]:
     """`items` in descending `keys` order (ties keep their order), cut into batches of `size`."""
     order = np.argsort([-k for k in keys], kind="stable")

@@ -13,13 +13,18 @@ the margins measured here within minutes, so only runs measured side by side are
 compared. Server and reference get the same thread budget; the clients share the
 machine with the server, so the figures include the client's own CPU cost.
 
-The HTTP clients are threads with one `httpx.Client` each, made before the clock starts
+The HTTP clients are threads with one `httpx.Client` each, made once before the passes
 (the library the `openai` package is built on, without its response models), asking for
 `encoding_format=base64` as the `openai` client does by default and decoding each vector
 with numpy, as it does.
 With `--infinity-url` (an `infinity_emb v2` server of the same model), its
 `/embeddings` gets the same HTTP rows in the same passes. One-sentence latency is
 measured after the passes: sequential requests, gRPC and HTTP alternated one by one.
+
+Every row also gets the CPU milliseconds per sentence spent by the server process and
+by this process (the clients), read from /proc around each run: on a machine the
+clients share, they tell a slower server from a heavier client. Pass `--infinity-pid`
+for infinity's server share.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import (
+    CpuMeter,
     alternated_medians,
     drive_grpc,
     exported_model,
@@ -56,6 +62,15 @@ MODELS = (("fp32", False), ("int8", True))
 WARM_UP_SENTENCES = 256
 HTTP_CLIENTS = (8, 32)
 LATENCY_REQUESTS = 300
+
+
+CPU_HEADER = ["server CPU ms/sentence", "client CPU ms/sentence"]
+
+
+def _cpu_cells(cpu: tuple[float, float]) -> list[str]:
+    """The two CPU columns; a server whose process id was not given shows a dash."""
+    server, client = cpu
+    return ["—" if np.isnan(server) else f"{server:.2f}", f"{client:.2f}"]
 
 
 def reference_encoder(folder: Path):
@@ -86,8 +101,16 @@ def _decode(data: list[dict]) -> np.ndarray:
     return np.stack([np.frombuffer(base64.b64decode(d["embedding"]), dtype=np.float32) for d in data])
 
 
-def drive_http(url: str, model: str, sentences: list[str], clients: int, request_size: int) -> float:
-    """Sentences/s through `POST {url}/embeddings`, `clients` threads each with its own connection."""
+def http_clients(url: str, clients: int) -> list:
+    """`clients` `httpx.Client`s on `url`, made once before the passes, as an application makes its
+    client once: each loads a CA bundle (tens of ms of CPU), a cost of setup, not of a request."""
+    import httpx
+
+    return [httpx.Client(base_url=url, timeout=300) for _ in range(clients)]
+
+
+def drive_http(pool: list, model: str, sentences: list[str], request_size: int) -> float:
+    """Sentences/s through `POST /embeddings`, one thread per client of `pool` sharing the work."""
     import httpx
 
     requests = [sentences[i : i + request_size] for i in range(0, len(sentences), request_size)]
@@ -108,14 +131,7 @@ def drive_http(url: str, model: str, sentences: list[str], clients: int, request
                 return
             _decode(response.json()["data"])
 
-    # Made before the clock starts: each httpx.Client loads a CA bundle (tens of ms), a cost
-    # of the benchmark's setup, not of a request.
-    pool = [httpx.Client(base_url=url, timeout=300) for _ in range(clients)]
-    try:
-        elapsed = run_threads([partial(client, http) for http in pool])
-    finally:
-        for http in pool:
-            http.close()
+    elapsed = run_threads([partial(client, http) for http in pool])
     if errors:
         raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
     return len(sentences) / elapsed
@@ -162,6 +178,7 @@ def main() -> None:
         help="base URL of an infinity_emb server of the same model, e.g. http://127.0.0.1:7997",
     )
     parser.add_argument("--infinity-model", default="minilm", help="its --served-model-name")
+    parser.add_argument("--infinity-pid", type=int, help="its process id, for its CPU per sentence")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
 
@@ -173,6 +190,7 @@ def main() -> None:
     reference = reference_encoder(folder)
     reference.encode(sentences[:WARM_UP_SENTENCES], batch_size=BATCH)
     servers = {}
+    pools: dict[tuple[str, int], list] = {}
     try:
         for label, quantize in MODELS:
             flags = ["--quantize"] if quantize else []
@@ -180,41 +198,72 @@ def main() -> None:
             drive(servers[label].address, sentences[:WARM_UP_SENTENCES], 8, BATCH)
         served = folder.name  # `model` names the served model: its folder's name
         http_targets = {f"{label} HTTP": (f"{s.http_url}/v1", served) for label, s in servers.items()}
+        pids = {f"{label} HTTP": s.process.pid for label, s in servers.items()}
         if args.infinity_url:
             http_targets["infinity int8 HTTP"] = (args.infinity_url, args.infinity_model)
-        for url, model in http_targets.values():
-            drive_http(url, model, sentences[:WARM_UP_SENTENCES], 8, BATCH)
+            pids["infinity int8 HTTP"] = args.infinity_pid
         configs = [(label, c, size) for label in servers for c in CLIENTS for size in REQUEST_SIZES]
         http_configs = [(target, c) for target in http_targets for c in HTTP_CLIENTS]
-        runs = [partial(reference.encode, sentences, batch_size=BATCH)]
-        runs += [partial(drive, servers[label].address, sentences, c, size) for label, c, size in configs]
-        runs += [partial(drive_http, *http_targets[t], sentences, c, BATCH) for t, c in http_configs]
+        for target, c in http_configs:
+            pools[target, c] = http_clients(http_targets[target][0], c)
+            drive_http(pools[target, c], http_targets[target][1], sentences[:WARM_UP_SENTENCES], BATCH)
+        meter = CpuMeter()
+        runs = [meter.metered("reference", partial(reference.encode, sentences, batch_size=BATCH), None)]
+        runs += [
+            meter.metered(
+                config,
+                partial(drive, servers[config[0]].address, sentences, *config[1:]),
+                servers[config[0]].process.pid,
+            )
+            for config in configs
+        ]
+        runs += [
+            meter.metered(
+                config,
+                partial(drive_http, pools[config], http_targets[config[0]][1], sentences, BATCH),
+                pids[config[0]],
+            )
+            for config in http_configs
+        ]
         seconds = alternated_medians(runs, args.passes, warm_up=False)
         latency = {
             label: one_sentence_latency(s.address, f"{s.http_url}/v1", served, sentences)
             for label, s in servers.items()
         }
     finally:
+        for http in (http for pool in pools.values() for http in pool):
+            http.close()
         for server in servers.values():
             server.stop()
 
     reference_rate = len(sentences) / seconds[0]
-    print(f"sentence-transformers encode (batch {BATCH}): {reference_rate:.1f} sentences/s")
+    reference_cpu = meter.per_item_ms("reference", len(sentences))[1]
+    print(
+        f"sentence-transformers encode (batch {BATCH}): {reference_rate:.1f} sentences/s, "
+        f"{reference_cpu:.2f} ms CPU each"
+    )
     rows = []
     grpc_rates = {}
     for (label, clients, size), run_seconds in zip(configs, seconds[1 : 1 + len(configs)], strict=True):
         rate = grpc_rates[label, clients, size] = len(sentences) / run_seconds
         ratio = rate / reference_rate
-        rows.append([label, clients, size, f"{rate:.0f}", f"{ratio:.2f}×"])
-        print(f"gRPC {label} clients={clients:2d} sentences/request={size:2d}: {rate:7.1f}/s {ratio:.2f}×")
+        cpu = meter.per_item_ms((label, clients, size), len(sentences))
+        rows.append([label, clients, size, f"{rate:.0f}", f"{ratio:.2f}×", *_cpu_cells(cpu)])
+        print(
+            f"gRPC {label} clients={clients:2d} sentences/request={size:2d}: "
+            f"{rate:7.1f}/s {ratio:.2f}× CPU {cpu}"
+        )
     http_rows = []
     http_rates = {}
     for (target, clients), run_seconds in zip(http_configs, seconds[1 + len(configs) :], strict=True):
         rate = http_rates[target, clients] = len(sentences) / run_seconds
         model = target.split()[-2]  # "int8 HTTP" and "infinity int8 HTTP" compare with gRPC int8
         versus = rate / grpc_rates[model, clients, BATCH]
-        http_rows.append([target, clients, BATCH, f"{rate:.0f}", f"{versus:.2f}× gRPC {model}"])
-        print(f"{target} clients={clients:2d}: {rate:7.1f}/s, {versus:.2f}× gRPC {model}")
+        cpu = meter.per_item_ms((target, clients), len(sentences))
+        http_rows.append(
+            [target, clients, BATCH, f"{rate:.0f}", f"{versus:.2f}× gRPC {model}", *_cpu_cells(cpu)]
+        )
+        print(f"{target} clients={clients:2d}: {rate:7.1f}/s, {versus:.2f}× gRPC {model}, CPU {cpu}")
     versus_infinity = [
         f"{c} clients: int8 over HTTP {ours / http_rates['infinity int8 HTTP', c]:.2f}× infinity"
         for (target, c), ours in http_rates.items()
@@ -236,8 +285,20 @@ def main() -> None:
             f"sentence-transformers `encode` in process (batch {BATCH}, {THREADS} torch threads): "
             f"**{reference_rate:.0f} sentences/s**. The reference and every row run once per pass, "
             f"passes alternated (each starting one run later); medians of {args.passes} passes. "
-            f"Clients run on the same machine. Machine: {machine()}.",
-            table(["model", "concurrent clients", "sentences/request", "sentences/s", "vs reference"], rows),
+            f"Clients run on the same machine. Machine: {machine()}. CPU columns: milliseconds of CPU per "
+            "sentence spent by the server process and by the benchmark process (its clients), read from "
+            f"/proc around each run; the reference spends {reference_cpu:.2f} ms per sentence in process.",
+            table(
+                [
+                    "model",
+                    "concurrent clients",
+                    "sentences/request",
+                    "sentences/s",
+                    "vs reference",
+                    *CPU_HEADER,
+                ],
+                rows,
+            ),
             "Targets: int8 ≥ 2.5×, fp32 ≥ 1.2× the reference (with batched requests).",
         ]
     )
@@ -245,12 +306,15 @@ def main() -> None:
     command = "flock /tmp/embedtune-bench.lock .venv/bin/python -m benchmarks.serve_throughput"
     if args.infinity_url:
         command += f" --infinity-url {args.infinity_url}"
+        if args.infinity_pid:
+            command += " --infinity-pid $(pgrep -f 'infinity_emb v2')"
     http_body = "\n\n".join(
         [
             f'`{command}` — the same run as "Serving throughput (gRPC)": the same servers and passes. '
             f"`POST /v1/embeddings`, {BATCH} sentences per request, `encoding_format=base64` decoded with "
             "numpy (what the `openai` client asks for and does by default); clients are threads with one "
-            "`httpx.Client` each, on the same machine. The last column divides by the gRPC row of the same "
+            "`httpx.Client` each, made once before the passes (as an application makes its client once), "
+            "on the same machine. The `vs gRPC` column divides by the gRPC row of the same "
             "model, clients and request size, measured in the same passes."
             + (
                 " infinity: `infinity_emb v2 --engine optimum --device cpu --onnx-disable-optimize` serving "
@@ -259,7 +323,10 @@ def main() -> None:
                 if args.infinity_url
                 else ""
             ),
-            table(["server", "concurrent clients", "sentences/request", "sentences/s", "vs gRPC"], http_rows),
+            table(
+                ["server", "concurrent clients", "sentences/request", "sentences/s", "vs gRPC", *CPU_HEADER],
+                http_rows,
+            ),
             f"One sentence per request, one client, {LATENCY_REQUESTS} requests per protocol alternated one "
             "by one on an idle server (after the passes):",
             table(["model", "request", "p50 ms", "p99 ms"], latency_rows),
