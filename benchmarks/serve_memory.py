@@ -6,8 +6,9 @@ Runs `embedtune serve` with `--release-batch-memory` (the default) and with
 `--no-release-batch-memory` (each ONNX Runtime session keeps its arena), and sends each
 the same Embed calls of texts at the model's full sequence length: 16, 64 and 128 texts,
 then five more of 128 (every batch as large as `max_batch_tokens` allows). Records the
-server's RSS (/proc/PID/status) before the first call, after each, and the texts/s of
-the whole sequence; the two configurations alternate over the passes, and each figure is
+server's RSS (/proc/PID/status) before the first call and after each once it stops
+falling (memory is handed back just after a call's results go out), and the texts/s of
+the calls; the two configurations alternate over the passes, and each figure is
 the median of its passes.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import exported_model, machine, server_thread_flags, table, write_section
-from embedtune_server.memory import rss_bytes
+from embedtune_server.memory import rss_bytes, settled_rss_bytes
 
 CALL_SIZES = (16, 64, 128, 128, 128, 128, 128, 128)
 CORES = 2
@@ -47,12 +48,14 @@ def run(folder: Path, flag: str, quantize: bool) -> tuple[list[float], float]:
         with server.channel() as channel:
             embed = server.stubs(channel)[0]
             readings = [rss_mb(server.process.pid)]
-            started = time.perf_counter()
+            seconds = 0.0
             for size in CALL_SIZES:
                 texts = [" ".join(rng.choice(WORDS) for _ in range(400)) for _ in range(size)]
+                started = time.perf_counter()
                 embed.Embed(pb.EmbedRequest(inputs=texts), timeout=600)
-                readings.append(rss_mb(server.process.pid))
-            rate = sum(CALL_SIZES) / (time.perf_counter() - started)
+                seconds += time.perf_counter() - started
+                readings.append(settled_rss_bytes(server.process.pid) / 2**20)
+            rate = sum(CALL_SIZES) / seconds
     finally:
         server.stop()
     return readings, rate
@@ -90,7 +93,8 @@ def main() -> None:
             f"{' --quantize' if args.quantize else ''}` — the bundled model ({model}), "
             f"`{' '.join(server_thread_flags(CORES))}`, default `--max-batch-tokens`: Embed calls of "
             f"{', '.join(map(str, CALL_SIZES))} texts at the full sequence length. RSS read from "
-            f"/proc after each call; speed over the whole sequence, against keeping the memory (the "
+            f"/proc after each call once it stops falling; speed over the calls (the readings not "
+            f"counted), against keeping the memory (the "
             f"behaviour before `--release-batch-memory`). Medians of {args.passes} pass(es). "
             f"Machine: {machine()}.",
             table(

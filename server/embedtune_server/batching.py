@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence, Sized
@@ -51,6 +52,8 @@ import numpy as np
 from embedtune_server import failpoints
 from embedtune_server.capacity import Admission, CpuBudget
 from embedtune_server.metrics import ServerMetrics
+
+_log = logging.getLogger(__name__)
 
 # An input in a batch is padded by at most 1/_PADDING_SHARE of the longest input, or _PADDING_SLACK tokens.
 _PADDING_SHARE = 32
@@ -251,9 +254,11 @@ class TokenBudgetBatcher:
         cpu: CpuBudget,
         metrics: ServerMetrics,
         inference_streams: int = 1,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
         self._tokenizer = tokenizer
         self._infer = infer
+        self._on_idle = on_idle
         self._admission = admission
         self._cpu = cpu
         self._metrics = metrics
@@ -327,6 +332,8 @@ class TokenBudgetBatcher:
 
         The next batch is cut before the event loop is woken: once awake, the loop takes
         the GIL for the RPCs it finishes, and the stream's core would idle meanwhile.
+        A stream that finds nothing queued calls `on_idle` (the backend hands back its
+        batch memory there) before it waits for work.
         """
         batch = self._queue.next_batch(stream)
         while batch is not None:
@@ -336,7 +343,15 @@ class TokenBudgetBatcher:
                 self._loop.call_soon_threadsafe(outcome)
             except RuntimeError:  # the event loop closed while this batch ran: nobody is waiting
                 return
+            if following is None and self._on_idle is not None:
+                self._idle()
             batch = following if following is not None else self._queue.next_batch(stream)
+
+    def _idle(self) -> None:
+        try:
+            self._on_idle()
+        except Exception:  # memory stays held until the next idle moment; serving goes on
+            _log.exception("on_idle failed")
 
     def _infer_batch(self, batch: list[_Entry]) -> Callable[[], None]:
         """Run one batch; returns the callback that gives each request its results (or the error)."""

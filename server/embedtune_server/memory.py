@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import time
 
 _STATUS = "/proc/self/status"
 
@@ -24,6 +25,23 @@ def rss_bytes(pid: int | None = None) -> int:
     except OSError:
         pass
     return 0
+
+
+def settled_rss_bytes(pid: int, quiet_s: float = 0.3, deadline_s: float = 20) -> int:
+    """`pid`'s resident memory once it has stopped falling for `quiet_s` (or at `deadline_s`).
+
+    A server hands batch memory back just after the results go out, so a reading taken the
+    moment a call returns may precede it (tests and benchmarks read memory this way).
+    """
+    lowest = rss_bytes(pid)
+    since = time.monotonic()
+    deadline = since + deadline_s
+    while time.monotonic() < deadline and time.monotonic() - since < quiet_s:
+        time.sleep(0.02)
+        now = rss_bytes(pid)
+        if now < lowest:
+            lowest, since = now, time.monotonic()
+    return rss_bytes(pid)
 
 
 @functools.cache

@@ -88,6 +88,7 @@ async def load_reranker(
         cpu=capacity.cpu,
         inference_streams=backend.streams,
         metrics=metrics,
+        on_idle=backend.release_idle,
     )
     await batcher.start()
     return Reranker(backend, batcher, name=str(settings.cross_encoder))

@@ -122,6 +122,7 @@ class StateBuilder:
             admission=self._capacity.admission,
             cpu=self._capacity.cpu,
             inference_streams=backend.streams,
+            on_idle=backend.release_idle,
             metrics=self._metrics,
         )
         await batcher.start()

@@ -37,6 +37,9 @@ class EmbeddingBackend(Protocol):
 
     def infer(self, token_ids: list[np.ndarray]) -> np.ndarray: ...
 
+    def release_idle(self) -> None:
+        """Hand back the batch memory of streams that are idle; called when a stream runs out of work."""
+
 
 class _Tenancy:
     """How many requests hold a state, and whether it has been retired; loop-only."""

@@ -93,6 +93,33 @@ def test_each_input_gets_its_own_result_in_input_order():
         assert result.embeddings[:, 1].tolist() == result.token_counts
 
 
+def test_on_idle_runs_when_the_queue_runs_dry_not_between_queued_batches():
+    """The backend hands back batch memory in `on_idle`: under load the next batch would only
+    allocate it again, so it must wait until a stream finds nothing queued."""
+    backend = GatedBackend()
+    batches_at_idle: list[int] = []
+
+    async def run():
+        batcher = make(
+            backend, max_batch_requests=1, on_idle=lambda: batches_at_idle.append(len(backend.batches))
+        )
+        await batcher.start()
+        first = await _hold_first_batch(batcher, backend)
+        waiting = [asyncio.create_task(batcher.embed([text(i, 2)])) for i in range(1, 5)]
+        await asyncio.sleep(0.05)
+        backend.gate.set()
+        await asyncio.gather(first, *waiting)
+        for _ in range(1000):  # the stream calls on_idle after handing back the last results
+            if batches_at_idle:
+                break
+            await asyncio.sleep(0.001)
+        await batcher.stop()
+
+    asyncio.run(run())
+    assert len(backend.batches) == 5
+    assert batches_at_idle == [5]
+
+
 def test_batches_respect_request_cap_and_token_budget():
     async def run():
         backend = GatedBackend()

@@ -4,10 +4,11 @@ Texts of the model's full sequence length in calls of a quarter batch, one batch
 batches (a batch per stream on two cores), then five more of two: every batch is as large
 as `max_batch_tokens` allows. The budget is a quarter of the default (BATCH_TOKENS), a
 quarter of the inference: a stream that kept its largest batch's memory would still hold
-far more than OVER_IDLE above the idle process. The memory a batch used is handed back
-when it ends (`--release-batch-memory`, the default), so the server's resident memory
-after each call stays near what it held before the first (its sessions' weights and the
-rest of the process) and does not grow from call to call.
+far more than OVER_IDLE above the idle process. The memory the batches used is handed
+back once the streams find nothing queued (`--release-batch-memory`, the default), just
+after the call's results go out, so the server's resident memory, read once it stops
+falling, stays near what it held before the first call (its sessions' weights and the rest
+of the process) and does not grow from call to call.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import urllib.request
 import pytest
 
 from embedtune_client.v1 import embedtune_pb2 as pb
+from embedtune_server.backend import OnnxBackend
 from embedtune_server.launcher import free_port
-from embedtune_server.memory import rss_bytes
+from embedtune_server.memory import rss_bytes, settled_rss_bytes
 from embedtune_server.settings import ServerSettings
 
 BATCH_TOKENS = ServerSettings().max_batch_tokens // 4
@@ -60,10 +62,18 @@ def test_memory_of_large_batches_is_handed_back(launch):
         for size in call_sizes:
             response = embed.Embed(pb.EmbedRequest(inputs=long_texts(size, rng)), timeout=600)
             assert set(response.token_counts) == {max_seq_length}
-            after.append(rss_bytes(pid))
+            after.append(settled_rss_bytes(pid))
     assert max(after) <= idle * (1 + OVER_IDLE), f"idle {idle}, after each call {after}"
     first_full = after[call_sizes.index(2 * batch)]
     assert after[-1] <= first_full * (1 + OVER_FIRST_FULL_CALL), f"after each call {after}"
+
+
+@pytest.mark.parametrize("release", [True, False])
+def test_encode_outside_the_batcher_hands_back_its_sessions_memory(onnx_model_dir, release):
+    """Reindexing encodes with `OnnxBackend.encode`, where no stream goes idle to release memory."""
+    backend = OnnxBackend(onnx_model_dir, intra_op_threads=1, streams=2, release_memory=release)
+    backend.encode(long_texts(8, random.Random(0)), batch_size=2)
+    assert backend._pool.holding_batch_memory == (0 if release else 2)
 
 
 def test_info_and_the_metric_report_the_resident_memory(launch):

@@ -105,3 +105,7 @@ class CrossEncoderBackend:
         )
         logits = self._pool.run(OUTPUT, feeds).astype(np.float32, copy=False)
         return self._activation(logits[:, 0])
+
+    def release_idle(self) -> None:
+        """Hand back the memory of the sessions that are idle (with `release_memory`)."""
+        self._pool.release_idle()

@@ -14,19 +14,24 @@ of small operators, and each parallel operator pays a fork/join across threads
 (docs/benchmarks.md, "Encoding throughput", measures both layouts).
 
 Each session has its own CPU arena, which grows to the largest batch it has run. With
-`release_memory` (the server's default) every batch hands back what it no longer needs
-when it ends: the arena shrinks to the chunks in use, and glibc returns the freed heap
-pages. Without it each stream keeps its largest batch's memory for the process's life
-(docs/architecture.md, "Memory", and docs/benchmarks.md, "Serving memory").
+`release_memory` (the server's default) a session that ran a batch hands its memory back
+once it is idle (`release_idle`, which the batcher calls when a stream finds nothing
+queued): the arena shrinks to the chunks in use, and glibc returns the freed heap pages.
+Under load a session reuses its arena from batch to batch: shrinking after every batch
+would make the next one allocate it again. Without `release_memory` each stream keeps its
+largest batch's memory for the process's life (docs/architecture.md, "Memory", and
+docs/benchmarks.md, "Serving memory").
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +101,12 @@ def graph_path(model_dir: Path, quantized: bool) -> Path:
     return graph
 
 
+@dataclass
+class _Slot:
+    session: ort.InferenceSession
+    ran_since_release: bool = False
+
+
 class SessionPool:
     """`streams` ONNX Runtime sessions of one graph; `run` is safe from that many threads at once.
 
@@ -112,9 +123,8 @@ class SessionPool:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.release_memory = release_memory
-        self._run_options = ort.RunOptions()
-        if release_memory:
-            self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        self._shrink = ort.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         sessions = [
             ort.InferenceSession(
                 str(graph),
@@ -124,21 +134,54 @@ class SessionPool:
             )
             for _ in range(self.streams)
         ]
-        self._sessions: queue.SimpleQueue[ort.InferenceSession] = queue.SimpleQueue()
+        self._slots: queue.SimpleQueue[_Slot] = queue.SimpleQueue()
         for session in sessions:
-            self._sessions.put(session)
+            self._slots.put(_Slot(session))
         self.input_names = {i.name for i in sessions[0].get_inputs()}
         self.outputs = {o.name: o for o in sessions[0].get_outputs()}
+        # The smallest batch the graph takes: a shrinking run on it leaves the arena near empty.
+        self._one_token = padded_feeds([np.zeros(1, dtype=np.int64)], 0, self.input_names)
 
     def run(self, output: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The graph's `output` for `feeds`, on a session no other thread is using."""
-        session = self._sessions.get()
+        slot = self._slots.get()
         try:
-            return session.run([output], feeds, self._run_options)[0]
+            return slot.session.run([output], feeds)[0]
         finally:
-            self._sessions.put(session)
-            if self.release_memory:
-                trim_heap()
+            slot.ran_since_release = True
+            self._slots.put(slot)
+
+    @contextlib.contextmanager
+    def _free_slots(self) -> Iterator[list[_Slot]]:
+        """The sessions no thread is running now, kept from other threads until the block ends."""
+        free: list[_Slot] = []
+        with contextlib.suppress(queue.Empty):
+            for _ in range(self.streams):
+                free.append(self._slots.get_nowait())
+        try:
+            yield free
+        finally:
+            for slot in free:
+                self._slots.put(slot)
+
+    @property
+    def holding_batch_memory(self) -> int:
+        """How many free sessions ran a batch since their last release (0 once `release_idle` ran)."""
+        with self._free_slots() as free:
+            return sum(slot.ran_since_release for slot in free)
+
+    def release_idle(self) -> None:
+        """With `release_memory`, hand back the memory of every free session that ran a batch
+        since its last release; sessions busy now are released by whoever finds them idle."""
+        if not self.release_memory:
+            return
+        with self._free_slots() as free:
+            for slot in free:
+                if slot.ran_since_release:
+                    # ONNX Runtime shrinks an arena only at the end of a run made with this option.
+                    slot.session.run(None, self._one_token, self._shrink)
+                    slot.ran_since_release = False
+        trim_heap()
 
 
 class OnnxBackend:
@@ -180,6 +223,10 @@ class OnnxBackend:
         feeds = padded_feeds(token_ids, self.tokenizer.pad_token_id, self._pool.input_names)
         return self._pool.run(OUTPUT, feeds).astype(np.float32, copy=False)
 
+    def release_idle(self) -> None:
+        """Hand back the memory of the sessions that are idle (with `release_memory`)."""
+        self._pool.release_idle()
+
     def encode(
         self, texts: list[str], truncate: bool = True, direction: str = RIGHT, batch_size: int = 32
     ) -> np.ndarray:
@@ -196,6 +243,7 @@ class OnnxBackend:
             vectors = pool.map(lambda idx: self.infer([token_ids[i] for i in idx]), batches)
             for idx, batch_vectors in zip(batches, vectors, strict=True):
                 out[idx] = batch_vectors
+        self.release_idle()
         return out
 
     def health(self) -> None:
