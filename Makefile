@@ -40,16 +40,22 @@ format: install
 proto: install
 	$(PY) proto/generate.py
 
+# Every script in benchmarks/ (common.py is their shared code), one at a time under the
+# benchmark lock. pairs and rerank_throughput score with a trained cross-encoder folder:
+# `make bench CROSS_ENCODER=DIR` runs them too.
+BENCHMARKS := $(filter-out common __init__,$(basename $(notdir $(wildcard benchmarks/*.py))))
+CROSS_ENCODER ?=
+
 bench: install
-	$(PY) -m benchmarks.encode
-	$(PY) -m benchmarks.serve_throughput
-	$(PY) -m benchmarks.serve_latency
-	$(PY) -m benchmarks.int8_variants
-	$(PY) -m benchmarks.ort_fusions
-	$(PY) -m benchmarks.padding
-	$(PY) -m benchmarks.finetune_stsb
-	$(PY) -m benchmarks.scifact_triplets
-	$(PY) -m benchmarks.online_loop
+	@for name in $(BENCHMARKS); do \
+	  args=""; \
+	  case $$name in pairs|rerank_throughput) \
+	    if [ -z "$(CROSS_ENCODER)" ]; then echo "skipping $$name: it needs CROSS_ENCODER=DIR"; continue; fi; \
+	    args="--cross-encoder $(CROSS_ENCODER)";; \
+	  esac; \
+	  echo "benchmarks.$$name $$args"; \
+	  flock /tmp/embedtune-bench.lock $(PY) -m benchmarks.$$name $$args || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) embedtune-home .pytest_cache .ruff_cache
