@@ -55,6 +55,8 @@ from embedtune_server.metrics import ServerMetrics
 
 _log = logging.getLogger(__name__)
 
+# A stream with nothing to do for this long calls `on_idle`.
+IDLE_AFTER_S = 0.05
 # An input in a batch is padded by at most 1/_PADDING_SHARE of the longest input, or _PADDING_SLACK tokens.
 _PADDING_SHARE = 32
 _PADDING_SLACK = 1
@@ -201,12 +203,13 @@ class InputQueue:
             self._report_size()
             self._changed.notify()
 
-    def next_batch(self, stream: int, wait: bool = True) -> list[_Entry] | None:
+    def next_batch(self, stream: int, timeout: float | None = None) -> list[_Entry] | None:
         """Cut the next batch for `stream`, which is done with its previous one.
 
-        Blocks until there is work if `wait`; returns None once closed (or, without
-        `wait`, when nothing is waiting).
+        Waits for work up to `timeout` seconds (None: until there is some; 0: not at all);
+        returns None once closed, or when nothing came in time.
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
             self._running.pop(stream, None)
             while True:
@@ -218,9 +221,10 @@ class InputQueue:
                 if live:
                     break
                 self._report_size()
-                if not wait:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
                     return None
-                self._changed.wait()
+                self._changed.wait(left)
             batch, self._pending = cut_batch(live, self._max_batch_requests, self._max_batch_tokens)
             self._running[stream] = batch
             self._report_size()
@@ -332,26 +336,31 @@ class TokenBudgetBatcher:
 
         The next batch is cut before the event loop is woken: once awake, the loop takes
         the GIL for the RPCs it finishes, and the stream's core would idle meanwhile.
-        A stream that finds nothing queued calls `on_idle` (the backend hands back its
-        batch memory there) before it waits for work.
         """
         batch = self._queue.next_batch(stream)
         while batch is not None:
             outcome = self._infer_batch(batch)
-            following = self._queue.next_batch(stream, wait=False)
+            following = self._queue.next_batch(stream, timeout=0)
             try:
                 self._loop.call_soon_threadsafe(outcome)
             except RuntimeError:  # the event loop closed while this batch ran: nobody is waiting
                 return
-            if following is None and self._on_idle is not None:
-                self._idle()
-            batch = following if following is not None else self._queue.next_batch(stream)
+            batch = following if following is not None else self._wait_for_work(stream)
 
-    def _idle(self) -> None:
+    def _wait_for_work(self, stream: int) -> list[_Entry] | None:
+        """The stream's next batch once one comes; `on_idle` runs (the backend hands back its
+        batch memory there) if nothing comes within IDLE_AFTER_S: a client sending one request
+        after another would otherwise pay for a release between every two."""
+        if self._on_idle is None:
+            return self._queue.next_batch(stream)
+        batch = self._queue.next_batch(stream, timeout=IDLE_AFTER_S)
+        if batch is not None or self._queue.closed:
+            return batch
         try:
             self._on_idle()
-        except Exception:  # memory stays held until the next idle moment; serving goes on
+        except Exception:  # the memory stays held until the next idle spell; serving goes on
             _log.exception("on_idle failed")
+        return self._queue.next_batch(stream)
 
     def _infer_batch(self, batch: list[_Entry]) -> Callable[[], None]:
         """Run one batch; returns the callback that gives each request its results (or the error)."""

@@ -30,7 +30,7 @@ def rss_bytes(pid: int | None = None) -> int:
 def settled_rss_bytes(pid: int, quiet_s: float = 0.3, deadline_s: float = 20) -> int:
     """`pid`'s resident memory once it has stopped falling for `quiet_s` (or at `deadline_s`).
 
-    A server hands batch memory back just after the results go out, so a reading taken the
+    A server hands batch memory back a moment after the results go out, so a reading taken the
     moment a call returns may precede it (tests and benchmarks read memory this way).
     """
     lowest = rss_bytes(pid)

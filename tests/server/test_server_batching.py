@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 
+from embedtune_server import batching
 from embedtune_server.batching import (
     BatcherClosedError,
     InputQueue,
@@ -120,6 +121,26 @@ def test_on_idle_runs_when_the_queue_runs_dry_not_between_queued_batches():
     assert batches_at_idle == [5]
 
 
+@pytest.mark.parametrize("idle_after_s", [0.0, 60.0])
+def test_on_idle_waits_for_an_idle_spell_not_the_gap_between_two_requests(monkeypatch, idle_after_s):
+    """One request after another: with no idle delay every gap releases, with a long one none does."""
+    monkeypatch.setattr(batching, "IDLE_AFTER_S", idle_after_s)
+    backend = GatedBackend()
+    batches_at_idle: list[int] = []
+
+    async def run():
+        batcher = make(backend, on_idle=lambda: batches_at_idle.append(len(backend.batches)))
+        await batcher.start()
+        for i in range(3):
+            await batcher.embed([text(i, 2)])
+            await asyncio.sleep(0.01)
+        await batcher.stop()
+
+    asyncio.run(run())
+    assert len(backend.batches) == 3
+    assert batches_at_idle == ([1, 2, 3] if idle_after_s == 0 else [])
+
+
 def test_batches_respect_request_cap_and_token_budget():
     async def run():
         backend = GatedBackend()
@@ -214,7 +235,7 @@ def test_input_queue_wakes_a_waiting_stream_and_hands_back_everything_on_close()
     idle.join(5)
     assert not idle.is_alive() and cut[-1] is None  # a closed queue releases its streams
     assert left == [0, 1, 2]  # stream 0's running batch and the input still waiting
-    assert queue.next_batch(stream=0, wait=False) is None
+    assert queue.next_batch(stream=0, timeout=0) is None
     with pytest.raises(BatcherClosedError):
         queue.put(entries[:1])
 

@@ -5,10 +5,10 @@ batches (a batch per stream on two cores), then five more of two: every batch is
 as `max_batch_tokens` allows. The budget is a quarter of the default (BATCH_TOKENS), a
 quarter of the inference: a stream that kept its largest batch's memory would still hold
 far more than OVER_IDLE above the idle process. The memory the batches used is handed
-back once the streams find nothing queued (`--release-batch-memory`, the default), just
-after the call's results go out, so the server's resident memory, read once it stops
-falling, stays near what it held before the first call (its sessions' weights and the rest
-of the process) and does not grow from call to call.
+back once the streams have had nothing queued for a moment (`--release-batch-memory`, the
+default), just after the call's results go out, so the server's resident memory, read once
+it stops falling, stays near what it held before the first call (its sessions' weights and
+the rest of the process) and does not grow from call to call.
 """
 
 from __future__ import annotations
