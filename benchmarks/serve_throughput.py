@@ -1,6 +1,7 @@
 """Sentences/s through the server, gRPC and HTTP, beside sentence-transformers' in-process `encode`.
 
-    .venv/bin/python -m benchmarks.serve_throughput [--quick] [--passes N] [--infinity-url URL]
+    flock /tmp/embedtune-bench.lock .venv/bin/python -m benchmarks.serve_throughput [--quick] [--passes N] \\
+        [--infinity-url URL [--infinity-pid PID]]
 
 Runs two real `embedtune serve --http-port 0` child processes (fp32 and int8) on loopback
 and drives them with 1, 8 and 32 concurrent clients sending 1-sentence and 32-sentence
@@ -278,9 +279,14 @@ def main() -> None:
     if args.quick:
         return
     flags = " ".join(server_thread_flags(THREADS))
+    command = "flock /tmp/embedtune-bench.lock .venv/bin/python -m benchmarks.serve_throughput"
+    if args.infinity_url:
+        command += f" --infinity-url {args.infinity_url}"
+        if args.infinity_pid:
+            command += " --infinity-pid $(pgrep -f 'infinity_emb v2')"
     body = "\n\n".join(
         [
-            f"`.venv/bin/python -m benchmarks.serve_throughput` — {len(sentences)} STSb dev sentences "
+            f"`{command}` — {len(sentences)} STSb dev sentences "
             f"through `embedtune serve` on loopback (its default on {THREADS} cores: `{flags}`), against "
             f"sentence-transformers `encode` in process (batch {BATCH}, {THREADS} torch threads): "
             f"**{reference_rate:.0f} sentences/s**. The reference and every row run once per pass, "
@@ -303,11 +309,6 @@ def main() -> None:
         ]
     )
     write_section("Serving throughput (gRPC)", body)
-    command = "flock /tmp/embedtune-bench.lock .venv/bin/python -m benchmarks.serve_throughput"
-    if args.infinity_url:
-        command += f" --infinity-url {args.infinity_url}"
-        if args.infinity_pid:
-            command += " --infinity-pid $(pgrep -f 'infinity_emb v2')"
     http_body = "\n\n".join(
         [
             f'`{command}` — the same run as "Serving throughput (gRPC)": the same servers and passes. '
