@@ -134,10 +134,15 @@ def test_unary_calls_are_counted_and_timed_by_rpc_and_code(server, stubs):
     embed.Embed(pb.EmbedRequest(inputs=["two", "three"]))
     index.Count(pb.CountRequest())
     assert code_of(lambda: embed.Embed(pb.EmbedRequest())) == grpc.StatusCode.INVALID_ARGUMENT
-    # a call is counted once its handler has returned, which may be after the client has its answer
+    # A call is counted once its handler has returned, which may be after the client has its
+    # answer; one scrape reads the counter and the histogram at two moments, so wait for both.
+    embed_codes = (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT)
     after = server.scrape_until(
         lambda m: (
-            m.timed("Embed") - before.timed("Embed") >= 3 and m.timed("Count") - before.timed("Count") >= 1
+            m.timed("Embed") - before.timed("Embed") >= 3
+            and sum(m.requests("Embed", c) - before.requests("Embed", c) for c in embed_codes) >= 3
+            and m.timed("Count") - before.timed("Count") >= 1
+            and m.requests("Count", grpc.StatusCode.OK) - before.requests("Count", grpc.StatusCode.OK) >= 1
         )
     )
 
