@@ -77,6 +77,15 @@ async def _hold_first_batch(batcher, backend) -> asyncio.Task:
     return first
 
 
+async def _run_piled_up(batcher, backend, requests: list[list[str]]) -> list:
+    """Queue `requests` behind a held first batch, then let inference go; every result, first's first."""
+    first = await _hold_first_batch(batcher, backend)
+    waiting = [asyncio.create_task(batcher.embed(texts)) for texts in requests]
+    await asyncio.sleep(0.05)
+    backend.gate.set()
+    return await asyncio.gather(first, *waiting)
+
+
 def test_each_input_gets_its_own_result_in_input_order():
     async def run():
         backend = GatedBackend()
@@ -105,11 +114,7 @@ def test_on_idle_runs_when_the_queue_runs_dry_not_between_queued_batches():
             backend, max_batch_requests=1, on_idle=lambda: batches_at_idle.append(len(backend.batches))
         )
         await batcher.start()
-        first = await _hold_first_batch(batcher, backend)
-        waiting = [asyncio.create_task(batcher.embed([text(i, 2)])) for i in range(1, 5)]
-        await asyncio.sleep(0.05)
-        backend.gate.set()
-        await asyncio.gather(first, *waiting)
+        await _run_piled_up(batcher, backend, [[text(i, 2)] for i in range(1, 5)])
         for _ in range(1000):  # the stream calls on_idle after handing back the last results
             if batches_at_idle:
                 break
@@ -146,11 +151,7 @@ def test_batches_respect_request_cap_and_token_budget():
         backend = GatedBackend()
         batcher = make(backend, max_batch_requests=4, max_batch_tokens=30)
         await batcher.start()
-        first = await _hold_first_batch(batcher, backend)
-        waiting = [asyncio.create_task(batcher.embed([text(i, 10)])) for i in range(1, 11)]
-        await asyncio.sleep(0.05)
-        backend.gate.set()
-        await asyncio.gather(first, *waiting)
+        await _run_piled_up(batcher, backend, [[text(i, 10)] for i in range(1, 11)])
         await batcher.stop()
         return backend.batches
 
@@ -167,12 +168,7 @@ def test_oldest_input_goes_first_and_similar_lengths_batch_together():
         backend = GatedBackend()
         batcher = make(backend, max_batch_tokens=4000)
         await batcher.start()
-        first = await _hold_first_batch(batcher, backend)
-        waiting = [asyncio.create_task(batcher.embed([text(1, 100)]))]
-        waiting += [asyncio.create_task(batcher.embed([text(n, 5)])) for n in range(2, 12)]
-        await asyncio.sleep(0.05)
-        backend.gate.set()
-        await asyncio.gather(first, *waiting)
+        await _run_piled_up(batcher, backend, [[text(1, 100)], *([text(n, 5)] for n in range(2, 12))])
         await batcher.stop()
         return backend.batches
 
