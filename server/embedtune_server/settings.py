@@ -120,8 +120,8 @@ class ServerSettings:
     release_batch_memory: bool = field(
         default=True,
         metadata=_help(
-            "hand batch memory back to the system when the queue runs dry (ONNX Runtime arena"
-            " shrinkage, glibc malloc_trim); off, each stream keeps its largest batch's memory"
+            "hand batch memory back to the system once the queue has been empty for a moment (ONNX"
+            " Runtime arena shrinkage, glibc malloc_trim); off, each stream keeps its largest batch's memory"
         ),
     )
     intra_op_threads: int = field(

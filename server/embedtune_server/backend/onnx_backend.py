@@ -16,9 +16,9 @@ of small operators, and each parallel operator pays a fork/join across threads
 Each session has its own CPU arena, which grows to the largest batch it has run. With
 `release_memory` (the server's default) a session that ran a batch hands its memory back
 once it is idle (`release_idle`, which the batcher calls when a stream has had nothing
-queued for a moment): the arena shrinks to the chunks in use, and glibc returns the freed heap pages.
-Under load a session reuses its arena from batch to batch: shrinking after every batch
-would make the next one allocate it again. Without `release_memory` each stream keeps its
+queued for a moment): the arena shrinks to the chunks in use, and glibc returns the freed
+heap pages. Under load a session reuses its arena from batch to batch: shrinking after
+every batch would make the next one allocate it again. Without `release_memory` each stream keeps its
 largest batch's memory for the process's life (docs/architecture.md, "Memory", and
 docs/benchmarks.md, "Serving memory").
 """
