@@ -63,6 +63,7 @@ MODELS = (("fp32", False), ("int8", True))
 WARM_UP_SENTENCES = 256
 HTTP_CLIENTS = (8, 32)
 LATENCY_REQUESTS = 300
+PASSES = 3
 
 
 CPU_HEADER = ["server CPU ms/sentence", "client CPU ms/sentence"]
@@ -173,7 +174,7 @@ def one_sentence_latency(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="256 sentences, one pass: a smoke run")
-    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--passes", type=int, default=PASSES)
     parser.add_argument(
         "--infinity-url",
         help="base URL of an infinity_emb server of the same model, e.g. http://127.0.0.1:7997",
@@ -280,6 +281,8 @@ def main() -> None:
         return
     flags = " ".join(server_thread_flags(THREADS))
     command = "flock /tmp/embedtune-bench.lock .venv/bin/python -m benchmarks.serve_throughput"
+    if args.passes != PASSES:
+        command += f" --passes {args.passes}"
     if args.infinity_url:
         command += f" --infinity-url {args.infinity_url}"
         if args.infinity_pid:
