@@ -176,12 +176,13 @@ class SessionPool:
         if not self.release_memory:
             return
         with self._free_slots() as free:
-            for slot in free:
-                if slot.ran_since_release:
-                    # ONNX Runtime shrinks an arena only at the end of a run made with this option.
-                    slot.session.run(None, self._one_token, self._shrink)
-                    slot.ran_since_release = False
-        trim_heap()
+            ran = [slot for slot in free if slot.ran_since_release]
+            for slot in ran:
+                # ONNX Runtime shrinks an arena only at the end of a run made with this option.
+                slot.session.run(None, self._one_token, self._shrink)
+                slot.ran_since_release = False
+        if ran:  # otherwise no batch has freed heap pages since the last release
+            trim_heap()
 
 
 class OnnxBackend:
