@@ -105,7 +105,7 @@ def _decode(data: list[dict]) -> np.ndarray:
 
 def http_clients(url: str, clients: int) -> list:
     """`clients` `httpx.Client`s on `url`, made once before the passes, as an application makes its
-    client once: each loads a CA bundle (tens of ms of CPU), a cost of setup, not of a request."""
+    client once: each loads a CA bundle, a cost of setup, not of a request."""
     import httpx
 
     return [httpx.Client(base_url=url, timeout=300) for _ in range(clients)]
