@@ -15,16 +15,26 @@ import time
 _STATUS = "/proc/self/status"
 
 
-def rss_bytes(pid: int | None = None) -> int:
-    """Resident set size (VmRSS) of this process, or of `pid`; 0 where /proc is not available."""
+def _status_bytes(field: str, pid: int | None) -> int:
+    """A size field of /proc/PID/status (this process when `pid` is None); 0 where /proc is not available."""
     try:
         with open(_STATUS if pid is None else f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def rss_bytes(pid: int | None = None) -> int:
+    """Resident set size (VmRSS) of this process, or of `pid`; 0 where /proc is not available."""
+    return _status_bytes("VmRSS", pid)
+
+
+def peak_rss_bytes(pid: int | None = None) -> int:
+    """The largest resident set size (VmHWM) this process, or `pid`, has had so far."""
+    return _status_bytes("VmHWM", pid)
 
 
 def settled_rss_bytes(pid: int, quiet_s: float = 0.3, deadline_s: float = 20) -> int:
