@@ -40,10 +40,10 @@ format: install
 proto: install
 	$(PY) proto/generate.py
 
-# Every script in benchmarks/ (common.py is their shared code), one at a time under the
+# Every script in benchmarks/ (common.py and batch_plans.py are shared code), one at a time under the
 # benchmark lock. pairs and rerank_throughput score with a trained cross-encoder folder:
 # `make bench CROSS_ENCODER=DIR` runs them too.
-BENCHMARKS := $(filter-out common __init__,$(basename $(notdir $(wildcard benchmarks/*.py))))
+BENCHMARKS := $(filter-out common batch_plans __init__,$(basename $(notdir $(wildcard benchmarks/*.py))))
 CROSS_ENCODER ?=
 
 bench: install

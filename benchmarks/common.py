@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import re
@@ -52,6 +53,13 @@ def stsb_pairs(split: str = "dev") -> list[tuple[str, str, float]]:
 def stsb_sentences(split: str = "dev") -> list[str]:
     """Every sentence of an STSb split, in file order, each once."""
     return list(dict.fromkeys(s for a, b, _ in stsb_pairs(split) for s in (a, b)))
+
+
+def scifact_abstracts(count: int) -> list[str]:
+    """The first `count` SciFact abstracts, each as "title. text": document-length inputs."""
+    with open(shared_data("scifact") / "corpus.jsonl", encoding="utf-8") as f:
+        rows = [json.loads(line) for _, line in zip(range(count), f, strict=False)]
+    return [f"{row.get('title', '')}. {row['text']}" for row in rows]
 
 
 def machine() -> str:

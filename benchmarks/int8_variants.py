@@ -21,7 +21,6 @@ rows 1-4 differ only in how they quantise.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import tempfile
@@ -33,7 +32,7 @@ from benchmarks.common import (
     alternated_medians,
     cosines,
     machine,
-    shared_data,
+    scifact_abstracts,
     stsb_sentences,
     table,
     write_section,
@@ -41,12 +40,6 @@ from benchmarks.common import (
 
 STREAMS = 2
 BATCH = 32
-
-
-def scifact_abstracts(count: int) -> list[str]:
-    with open(shared_data("scifact") / "corpus.jsonl", encoding="utf-8") as f:
-        rows = [json.loads(line) for _, line in zip(range(count), f, strict=False)]
-    return [f"{row.get('title', '')}. {row['text']}" for row in rows]
 
 
 def quantizers(folder: Path) -> dict[str, Callable[[Path, Path], None]]:

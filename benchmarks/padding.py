@@ -20,16 +20,13 @@ pass; the reference is the in-process plan sorted by tokens, in the same run.
 from __future__ import annotations
 
 import argparse
-import random
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.batch_plans import Plan, padded_tokens, rates, server_plan
 from benchmarks.common import (
-    alternated_medians,
     machine,
     sorted_batches,
     stsb_sentences,
@@ -40,67 +37,16 @@ from benchmarks.common import (
 BATCH = 32
 CLIENTS = 8
 CORES = 2
-MAX_BATCH_REQUESTS = 64
-MAX_BATCH_TOKENS = 16384
 RULES = {
     "a thirty-second of the longest, or 1 token (now)": (32, 1),
     "an eighth of the longest, or 2 tokens (before)": (8, 2),
     "half the longest, or 16 tokens (first)": (2, 16),
 }
 
-Batch = list[np.ndarray]
 
-
-def sorted_plan(token_ids: list[np.ndarray], keys: list[int]) -> list[list[Batch]]:
+def sorted_plan(token_ids: list[np.ndarray], keys: list[int]) -> Plan:
     """Batches of BATCH in descending `keys` order, as one group (nothing waits between them)."""
     return [sorted_batches(token_ids, keys, BATCH)]
-
-
-def server_plan(token_ids: list[np.ndarray], share: int, slack: int, clients: int) -> list[list[Batch]]:
-    """The cutter's batches while `clients` requests of BATCH inputs wait at all times.
-
-    Grouped by what must finish before the next group starts: with one client, each
-    request is a group (it waits for its answer); with more, the queue never drains.
-    """
-    from embedtune_server.batching import _Entry, _Request, cut_batch
-
-    rng = random.Random(0)
-    order = list(range(len(token_ids)))
-    rng.shuffle(order)
-    requests = [order[i : i + BATCH] for i in range(0, len(order), BATCH)]
-    arrivals = iter(range(len(token_ids)))
-    pending: list[_Entry] = []
-    groups: list[list[Batch]] = [[]]
-    waiting = 0
-    while waiting < len(requests) or pending:
-        while waiting < len(requests) and len({id(e.request) for e in pending}) < clients:
-            if clients == 1 and groups[-1]:
-                groups.append([])
-            request = _Request(future=None, size=len(requests[waiting]), enqueued_at=0.0)
-            pending += [
-                _Entry(request, p, token_ids[i], next(arrivals)) for p, i in enumerate(requests[waiting])
-            ]
-            waiting += 1
-        batch, pending = cut_batch(
-            pending, MAX_BATCH_REQUESTS, MAX_BATCH_TOKENS, padding_share=share, padding_slack=slack
-        )
-        groups[-1].append([e.token_ids for e in batch])
-    return groups
-
-
-def padded_tokens(plan: list[list[Batch]]) -> int:
-    return sum(len(batch) * max(map(len, batch)) for group in plan for batch in group)
-
-
-def rates(backend, plans: list[list[list[Batch]]], sentences: int, passes: int) -> list[float]:
-    """Sentences/s of each plan on `backend`'s streams: median of passes alternated between the plans."""
-    with ThreadPoolExecutor(backend.streams) as pool:
-
-        def run(plan: list[list[Batch]]) -> None:
-            for group in plan:
-                list(pool.map(backend.infer, group))
-
-        return [sentences / s for s in alternated_medians([partial(run, plan) for plan in plans], passes)]
 
 
 def main() -> None:
@@ -110,10 +56,12 @@ def main() -> None:
 
     from embedtune_server.backend import OnnxBackend
     from embedtune_server.backend.onnx_backend import resolve_parallelism
+    from embedtune_server.settings import ServerSettings
     from embedtune_trainer.export import export_model_folder
 
     folder = Path(tempfile.mkdtemp(prefix="embedtune-bench-")) / "model"
     export_model_folder("default", output=folder, quantize=True)
+    limits = ServerSettings()
     streams, threads = resolve_parallelism(0, 0, CORES)
     backend = OnnxBackend(folder, quantized=True, streams=streams, intra_op_threads=threads)
     sentences = stsb_sentences("dev")
@@ -127,7 +75,9 @@ def main() -> None:
     }
     for clients, case in ((CLIENTS, f"server, {CLIENTS} clients"), (1, "server, 1 client")):
         for name, (share, slack) in RULES.items():
-            plans[f"{case}: {name}"] = server_plan(token_ids, share, slack, clients)
+            plans[f"{case}: {name}"] = server_plan(
+                token_ids, clients, BATCH, limits.max_batch_requests, limits.max_batch_tokens, (share, slack)
+            )
     speeds = rates(backend, list(plans.values()), len(sentences), args.passes)
     rows = []
     for (name, plan), speed in zip(plans.items(), speeds, strict=True):
@@ -140,7 +90,8 @@ def main() -> None:
         [
             f"`.venv/bin/python -m benchmarks.padding` — {len(sentences)} STSb dev sentences, {real} real "
             f"tokens (bundled model's tokenizer). In process: batches of {BATCH}. Server: the batch cutter "
-            f"(max_batch_requests {MAX_BATCH_REQUESTS}, max_batch_tokens {MAX_BATCH_TOKENS}) on a saturated "
+            f"(its defaults: max_batch_requests {limits.max_batch_requests}, max_batch_tokens "
+            f"{limits.max_batch_tokens}) on a saturated "
             f"queue of {CLIENTS} clients × {BATCH}-sentence requests, and for one client whose requests each "
             f"finish before the next. Token counts are exact; sentences/s runs every plan's batches on the "
             f"int8 backend ({streams} streams of {threads} thread), passes alternated, median of "

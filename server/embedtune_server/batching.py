@@ -16,9 +16,10 @@ overlaps ONNX Runtime running the current batch:
    and `max_batch_tokens` padded tokens (inputs x longest) and no input is padded by
    more than a thirty-second of the longest (or 1 token). Padding is paid for in full
    by inference while several streams keep small batches cheap (docs/benchmarks.md,
-   "Padding by batching rule", compares the rules). Always taking the oldest input means no
-   input starves. A batch is cut only when a stream is free, so inputs that arrive
-   meanwhile can still join it;
+   "Padding by batching rule", compares the rules). Always taking the oldest input means
+   no input starves, and an input longer than the token budget runs in a batch of its
+   own. A batch is cut only when a stream is free, so inputs that arrive meanwhile can
+   still join it;
 3. infer: `inference_streams` threads each run the backend on one batch at a time
    and hand the results to the event loop, which fills each request's future
    (post-processing happens in the RPC handler).

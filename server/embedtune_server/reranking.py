@@ -74,11 +74,6 @@ async def load_reranker(
         )
     except (CrossEncoderConfigError, FileNotFoundError) as exc:
         raise type(exc)(f"{given}: {exc}") from exc
-    if settings.max_batch_tokens < backend.max_seq_length:
-        raise ValueError(
-            f"{given}: max_batch_tokens={settings.max_batch_tokens} is below the cross-encoder's"
-            f" max_seq_length={backend.max_seq_length}: a long pair could never be batched"
-        )
     batcher = TokenBudgetBatcher(
         backend.tokenizer,
         backend.infer,

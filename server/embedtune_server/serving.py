@@ -108,11 +108,6 @@ class StateBuilder:
     async def build(self, model: ModelRecord) -> ServingState:
         settings = self._settings
         backend = await asyncio.to_thread(self._backend_factory, model.folder, settings)
-        if settings.max_batch_tokens < backend.max_seq_length:
-            raise ValueError(
-                f"max_batch_tokens={settings.max_batch_tokens} is below the model's"
-                f" max_seq_length={backend.max_seq_length}: a long input could never be batched"
-            )
         check_index_settings(settings, backend.dimension)
         batcher = TokenBudgetBatcher(
             backend.tokenizer,

@@ -64,7 +64,11 @@ class ServerSettings:
     )
     # batching
     max_batch_tokens: int = field(
-        default=16384, metadata=_help("token budget of one inference batch (inputs x longest input)")
+        default=512,
+        metadata=_help(
+            "token budget of one inference batch (inputs x longest input); an input longer than it"
+            " runs in a batch of its own"
+        ),
     )
     max_batch_requests: int = field(default=64, metadata=_help("most inputs in one inference batch"))
     max_concurrent_requests: int = field(

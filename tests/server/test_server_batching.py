@@ -163,6 +163,20 @@ def test_batches_respect_request_cap_and_token_budget():
     assert max(len(b) for b in batches[1:]) == 3  # the token budget, not the cap, bound these
 
 
+def test_an_input_longer_than_the_token_budget_runs_in_a_batch_of_its_own():
+    async def run():
+        backend = GatedBackend()
+        batcher = make(backend, max_batch_requests=4, max_batch_tokens=30)
+        await batcher.start()
+        results = await _run_piled_up(batcher, backend, [[text(1, 50)], [text(2, 50)], [text(3, 10)]])
+        await batcher.stop()
+        return backend.batches, results
+
+    batches, results = asyncio.run(run())
+    assert [(1, 50)] in batches and [(2, 50)] in batches  # two would pad to 100 > 30
+    assert [r.embeddings[0].tolist() for r in results[1:]] == [[1, 50], [2, 50], [3, 10]]
+
+
 def test_oldest_input_goes_first_and_similar_lengths_batch_together():
     async def run():
         backend = GatedBackend()

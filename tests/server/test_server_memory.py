@@ -2,9 +2,9 @@
 
 Texts of the model's full sequence length in calls of a quarter batch, one batch and two
 batches (a batch per stream on two cores), then five more of two: every batch is as large
-as `max_batch_tokens` allows. The budget is a quarter of the default (BATCH_TOKENS), a
-quarter of the inference: a stream that kept its largest batch's memory would still hold
-far more than OVER_IDLE above the idle process. The memory the batches used is handed
+as the token budget allows. The budget (BATCH_TOKENS, sixteen full-length texts) is above
+the default, so that a stream that kept its largest batch's memory would hold far more
+than OVER_IDLE above the idle process. The memory the batches used is handed
 back once the streams have had nothing queued for a moment (`--release-batch-memory`, the
 default), just after the call's results go out, so the server's resident memory, read once
 it stops falling, stays near what it held before the first call (its sessions' weights and
@@ -22,9 +22,8 @@ from embedtune_client.v1 import embedtune_pb2 as pb
 from embedtune_server.backend import OnnxBackend
 from embedtune_server.launcher import free_port
 from embedtune_server.memory import rss_bytes, settled_rss_bytes
-from embedtune_server.settings import ServerSettings
 
-BATCH_TOKENS = ServerSettings().max_batch_tokens // 4
+BATCH_TOKENS = 16 * 256
 # After each call: at most this much above the resident memory before the first.
 OVER_IDLE = 0.25
 # After the last call: at most this much above the resident memory after the first two-batch call.

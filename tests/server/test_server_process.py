@@ -183,7 +183,6 @@ def test_keys_from_the_environment_apply_and_never_show_in_help(monkeypatch, cap
         (["--index-factory", "Bogus"], "--index-factory 'Bogus': FAISS refuses it"),
         (["--index-factory", "IVF16,PQ7"], "--index-factory 'IVF16,PQ7': FAISS refuses it"),
         (["--index-search-params", "bogus=1"], "--index-search-params 'bogus=1': FAISS refuses it"),
-        (["--max-batch-tokens", "100"], "max_batch_tokens=100 is below the model's max_seq_length=256"),
     ],
 )
 def test_a_setting_the_model_cannot_serve_stops_the_server_with_one_line(
