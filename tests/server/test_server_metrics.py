@@ -170,8 +170,15 @@ def test_a_stream_is_one_call_counted_with_its_final_code(server, stubs):
     assert len(list(embed.EmbedStream(iter(requests)))) == len(requests)
     refused = code_of(lambda: list(embed.EmbedStream(iter([requests[0], pb.EmbedRequest()]))))
     assert refused == grpc.StatusCode.INVALID_ARGUMENT
-    after = server.scrape_until(lambda m: m.timed("EmbedStream") - before.timed("EmbedStream") >= 2)
-    for code in (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT):
+    codes = (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT)
+    # As for unary calls: the counter and the histogram may be read at two moments; wait for both.
+    after = server.scrape_until(
+        lambda m: (
+            m.timed("EmbedStream") - before.timed("EmbedStream") >= 2
+            and sum(m.requests("EmbedStream", c) - before.requests("EmbedStream", c) for c in codes) >= 2
+        )
+    )
+    for code in codes:
         assert after.requests("EmbedStream", code) - before.requests("EmbedStream", code) == 1
     assert after.timed("EmbedStream") - before.timed("EmbedStream") == 2
 
