@@ -49,7 +49,7 @@ async def reindex(settings: ServerSettings, model_dir: Path, space: str) -> None
     corpus = Corpus(database, settings)
 
     async def embed(texts: list[str]) -> np.ndarray:
-        return await asyncio.to_thread(backend.encode, texts)
+        return await asyncio.to_thread(backend.encode, texts, max_batch_tokens=settings.max_batch_tokens)
 
     def progress(done: int, total: int) -> None:
         _emit({"event": "progress", "done": done, "total": total, "unit": "documents"})
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--space", required=True)
     parser.add_argument("--quantize", action="store_true")
+    parser.add_argument("--max-batch-tokens", type=int, required=True)
     parser.add_argument("--index-factory", default="Flat")
     parser.add_argument("--index-search-params", default="")
     parser.add_argument("--index-train-size", type=int, default=0)
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = ServerSettings(
         home=args.home,
         quantize=args.quantize,
+        max_batch_tokens=args.max_batch_tokens,
         index_factory=args.index_factory,
         index_search_params=args.index_search_params,
         index_train_size=args.index_train_size,

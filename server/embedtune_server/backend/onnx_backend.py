@@ -229,17 +229,24 @@ class OnnxBackend:
         self._pool.release_idle()
 
     def encode(
-        self, texts: list[str], truncate: bool = True, direction: str = RIGHT, batch_size: int = 32
+        self,
+        texts: list[str],
+        truncate: bool = True,
+        direction: str = RIGHT,
+        batch_size: int = 32,
+        max_batch_tokens: int | None = None,
     ) -> np.ndarray:
-        """Tokenise and infer outside the batcher (tests, tools, benchmarks).
+        """Tokenise and infer outside the batcher (re-embedding, tests, tools, benchmarks).
 
         Texts are sorted by token count so each batch pads little, then put back in
-        order; the batches run on all streams at once.
+        order; the batches run on all streams at once. With `max_batch_tokens`, a batch
+        also stays within that many padded tokens, as the server's batches do: long
+        inputs then run a few at a time, which costs less per input on CPU.
         """
         token_ids = self.tokenizer.encode(texts, truncate=truncate, direction=direction)
-        order = np.argsort([-len(ids) for ids in token_ids], kind="stable")
+        lengths = [len(ids) for ids in token_ids]
+        batches = length_sorted_batches(lengths, batch_size, max_batch_tokens)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
         with ThreadPoolExecutor(self.streams, thread_name_prefix="embedtune-encode") as pool:
             vectors = pool.map(lambda idx: self.infer([token_ids[i] for i in idx]), batches)
             for idx, batch_vectors in zip(batches, vectors, strict=True):
@@ -255,6 +262,26 @@ class OnnxBackend:
 
     def _probe_dimension(self) -> int:
         return int(self.infer(self.tokenizer.encode(["dimension probe"])).shape[1])
+
+
+def length_sorted_batches(
+    lengths: Sequence[int], batch_size: int, max_batch_tokens: int | None = None
+) -> list[np.ndarray]:
+    """Indices of the inputs, longest first, cut into batches of at most `batch_size` inputs.
+
+    With `max_batch_tokens`, a batch also holds at most that many padded tokens (inputs x
+    its longest, which is its first); an input longer than the budget runs alone.
+    """
+    order = np.argsort([-length for length in lengths], kind="stable")
+    batches: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        size = batch_size
+        if max_batch_tokens is not None:
+            size = max(1, min(size, max_batch_tokens // max(1, lengths[order[start]])))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
 
 
 def _ends_with_normalize(model_dir: Path) -> bool:

@@ -48,6 +48,7 @@ def reindex_command(ctx: JobContext, model: ModelRecord, space: str) -> list[str
         "--index-search-params", settings.index_search_params,
         "--index-train-size", str(settings.index_train_size),
         "--sqlite-synchronous", settings.sqlite_synchronous,
+        "--max-batch-tokens", str(settings.max_batch_tokens),
     ]  # fmt: skip
     return [*command, "--quantize"] if settings.quantize else command
 
