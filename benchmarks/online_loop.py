@@ -208,7 +208,7 @@ def reference(feedback_rows: list[tuple[str, str, str]], corpus, queries, qrels,
             num_train_epochs=1,
             per_device_train_batch_size=16,
             learning_rate=2e-5,
-            warmup_ratio=0.1,
+            warmup_steps=0.1,  # a float below 1 is a ratio in transformers 5
             batch_sampler=BatchSamplers.NO_DUPLICATES,
             save_strategy="no",
             report_to="none",
