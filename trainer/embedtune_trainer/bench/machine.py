@@ -20,13 +20,12 @@ _INT8_INSTRUCTIONS = (
 
 def describe_cpu(cpuinfo: str) -> str:
     """'<model name> (<int8 instructions>)' from the text of /proc/cpuinfo."""
-    name, flags = "unknown CPU", set()
+    fields: dict[str, str] = {}  # the first processor's, as every core reports the same
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == "model name" and name == "unknown CPU":
-            name = value.strip()
-        elif key.strip() == "flags" and not flags:
-            flags = set(value.split())
+        fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name", "unknown CPU")
+    flags = set(fields.get("flags", "").split())
     int8 = next((label for flag, label in _INT8_INSTRUCTIONS if flag in flags), None)
     return f"{name} ({int8})" if int8 else name
 
